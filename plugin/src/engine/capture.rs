@@ -1,0 +1,284 @@
+//! The audio-thread side of a stream. **Everything here runs on the realtime thread.**
+//!
+//! [`Capture::capture`] stamps a block, pushes its frames into the stream's ring and updates
+//! the meters. It never allocates, locks, blocks (except in offline renders, where waiting
+//! is correct), makes a syscall or logs. It never decides whether a block is recorded: it
+//! only says where the block is and what it saw; the writer decides from the stamps.
+
+use super::session::{SessionShared, StreamStats};
+use super::timeline::{BlockStamp, Clock};
+use ringbuf::traits::{Observer, Producer};
+use ringbuf::HeapProd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Stamps shorter than this are merged with the next contiguous block before they are sent,
+/// so hosts that send 1- or 3-frame blocks cannot flood the stamp ring.
+pub const MIN_STAMP_FRAMES: u32 = 32;
+
+/// Longest single stamp (merged tiny blocks never grow past it).
+const MAX_STAMP_FRAMES: u32 = 1 << 16;
+
+/// Offline renders wait for the writer instead of dropping, but not forever: a writer that is
+/// gone must not hang the host's bounce.
+const OFFLINE_WAIT_LIMIT_MS: u32 = 10_000;
+
+/// What the host told this block about its transport (framework-free copy).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TransportInfo {
+    pub playing: bool,
+    pub recording: bool,
+    /// Host timeline position of the block's first sample, if the host gives one.
+    pub pos_samples: Option<i64>,
+    pub tempo: Option<f64>,
+    pub pos_beats: Option<f64>,
+    pub time_sig: Option<(i32, i32)>,
+}
+
+/// The producer ends of a stream's rings plus what the audio thread needs to stamp blocks.
+/// Created by `StreamHandle::attach` on the main thread (in `activate()`); owned by the
+/// plugin's audio thread from then on.
+pub struct Capture {
+    session: Arc<SessionShared>,
+    stats: Arc<StreamStats>,
+    to_writer_frames: HeapProd<f32>,
+    to_writer_stamps: HeapProd<BlockStamp>,
+    /// Set when this capture is dropped, so the writer knows no more stamps will come.
+    closed: Arc<AtomicBool>,
+    /// Interleaving buffer, `max_block * channels` samples, allocated up front.
+    scratch: Vec<f32>,
+    /// The latest stamp, held back while tiny contiguous blocks are merged into it.
+    pending: Option<BlockStamp>,
+    /// Frames dropped since the last stamp that was accepted.
+    dropped_since_stamp: u32,
+    /// Where this instance's next block sits on the session's free clock, while it uses it.
+    free_next: Option<i64>,
+    channels: u16,
+    sample_rate: u32,
+    max_block: u32,
+}
+
+impl Capture {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        session: Arc<SessionShared>,
+        stats: Arc<StreamStats>,
+        to_writer_frames: HeapProd<f32>,
+        to_writer_stamps: HeapProd<BlockStamp>,
+        closed: Arc<AtomicBool>,
+        channels: u16,
+        sample_rate: u32,
+        max_block: u32,
+    ) -> Self {
+        let max_block = max_block.max(1);
+        Self {
+            session,
+            stats,
+            to_writer_frames,
+            to_writer_stamps,
+            closed,
+            scratch: vec![0.0; max_block as usize * channels as usize],
+            pending: None,
+            dropped_since_stamp: 0,
+            free_next: None,
+            channels,
+            sample_rate,
+            max_block,
+        }
+    }
+
+    pub fn channels(&self) -> u16 {
+        self.channels
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// Capture one block of audio. `input` holds one slice per channel, all of `frames`
+    /// length (missing channels read as silence, extra ones are ignored).
+    ///
+    /// Realtime-safe: no allocation, lock, syscall or I/O. With `offline` set it may sleep
+    /// until the writer has made room (bounded), which is what an offline bounce wants.
+    pub fn capture<C: AsRef<[f32]>>(
+        &mut self,
+        input: &[C],
+        frames: usize,
+        transport: &TransportInfo,
+        offline: bool,
+    ) {
+        let mut done = 0usize;
+        let mut host_pos = transport.pos_samples;
+        let mut beats = transport.pos_beats;
+        // Hosts may send more than the announced maximum block; take it in pieces.
+        while done < frames {
+            let n = (frames - done).min(self.max_block as usize);
+            self.capture_piece(input, done, n, transport, host_pos, beats, offline);
+            host_pos = host_pos.map(|p| p + n as i64);
+            if let (Some(b), Some(tempo)) = (beats, transport.tempo) {
+                beats = Some(b + n as f64 / self.sample_rate as f64 * tempo / 60.0);
+            }
+            done += n;
+        }
+        if let Some(p) = self.pending {
+            if p.frames >= MIN_STAMP_FRAMES {
+                self.flush_pending();
+            }
+        }
+        let fill = self.to_writer_frames.occupied_len() as u64 / self.channels.max(1) as u64;
+        self.stats.ring_fill_frames.store(fill, Ordering::Relaxed);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn capture_piece<C: AsRef<[f32]>>(
+        &mut self,
+        input: &[C],
+        offset: usize,
+        frames: usize,
+        transport: &TransportInfo,
+        host_pos: Option<i64>,
+        beats: Option<f64>,
+        offline: bool,
+    ) {
+        let (clock, pos) = match host_pos.filter(|_| transport.playing) {
+            Some(pos) => {
+                self.free_next = None;
+                (Clock::Host, pos)
+            }
+            None => (Clock::Free, self.next_free_pos(frames as i64)),
+        };
+        let armed = self.session.armed.load(Ordering::Relaxed);
+        let trigger = self.session.trigger();
+        let stamp = BlockStamp {
+            clock,
+            pos,
+            frames: frames as u32,
+            channels: self.channels,
+            sample_rate: self.sample_rate,
+            wants_record: armed && trigger.records(transport.playing, transport.recording),
+            dropped_before: self.dropped_since_stamp,
+            tempo: transport.tempo.unwrap_or(0.0),
+            beats: beats.unwrap_or(f64::NAN),
+            time_sig: transport
+                .time_sig
+                .map(|(n, d)| (n.clamp(0, 255) as u8, d.clamp(0, 255) as u8))
+                .unwrap_or((0, 0)),
+        };
+
+        let samples = frames * self.channels as usize;
+        let merges = self
+            .pending
+            .is_some_and(|p| p.can_absorb(&stamp) && p.frames + stamp.frames <= MAX_STAMP_FRAMES);
+        // A new stamp needs one free slot for the pending one it replaces.
+        let stamp_room =
+            merges || self.pending.is_none() || self.to_writer_stamps.vacant_len() >= 1;
+        if offline {
+            self.wait_for_room(samples);
+        }
+        if !stamp_room || self.to_writer_frames.vacant_len() < samples {
+            // All or nothing: a partial block would shift everything after it.
+            self.dropped_since_stamp = self.dropped_since_stamp.saturating_add(frames as u32);
+            self.stats
+                .dropped_frames
+                .fetch_add(frames as u64, Ordering::Relaxed);
+            return;
+        }
+
+        self.interleave_and_meter(input, offset, frames);
+        let pushed = self.to_writer_frames.push_slice(&self.scratch[..samples]);
+        debug_assert_eq!(pushed, samples, "vacant_len was checked");
+
+        if merges {
+            if let Some(p) = self.pending.as_mut() {
+                p.frames += stamp.frames;
+            }
+        } else {
+            self.flush_pending();
+            self.pending = Some(stamp);
+            self.dropped_since_stamp = 0;
+        }
+    }
+
+    /// The session's free clock: once on it, every instance advances its own position by
+    /// its block lengths, so instances processed in the same host cycles stay in lockstep.
+    ///
+    /// Joining it (new instance, transport just stopped, resumed after a suspension) is the
+    /// one place where nothing on a timeline says which host cycle a block belongs to. If
+    /// another instance stamped a block less than half a block's time ago, this block is in
+    /// the same cycle and starts where that one started; otherwise it starts at the head.
+    /// Reading the monotonic clock is a vDSO call, not a syscall, on the platforms we ship.
+    fn next_free_pos(&mut self, frames: i64) -> i64 {
+        let clock = &self.session.free_clock;
+        let head = clock.end.load(Ordering::Relaxed);
+        let now = self.session.nanos_since_start();
+        let pos = match self.free_next {
+            Some(next) if next + 2 * self.max_block as i64 >= head => next,
+            _ => {
+                let last_nanos = clock.last_block_nanos.load(Ordering::Relaxed);
+                let half_block_nanos = frames as u64 * 500_000_000 / self.sample_rate as u64;
+                if last_nanos != 0 && now.saturating_sub(last_nanos) < half_block_nanos {
+                    clock.last_block_start.load(Ordering::Relaxed)
+                } else {
+                    head
+                }
+            }
+        };
+        self.free_next = Some(pos + frames);
+        clock.end.fetch_max(pos + frames, Ordering::Relaxed);
+        clock.last_block_start.store(pos, Ordering::Relaxed);
+        clock.last_block_nanos.store(now.max(1), Ordering::Relaxed);
+        pos
+    }
+
+    fn interleave_and_meter<C: AsRef<[f32]>>(&mut self, input: &[C], offset: usize, frames: usize) {
+        let ch = self.channels as usize;
+        for c in 0..ch {
+            let mut peak = 0.0f32;
+            match input.get(c).map(|s| &s.as_ref()[offset..offset + frames]) {
+                Some(src) => {
+                    for (i, &x) in src.iter().enumerate() {
+                        self.scratch[i * ch + c] = x;
+                        peak = peak.max(x.abs());
+                    }
+                }
+                None => {
+                    for i in 0..frames {
+                        self.scratch[i * ch + c] = 0.0;
+                    }
+                }
+            }
+            self.stats.note_peak(c, peak);
+        }
+    }
+
+    fn flush_pending(&mut self) {
+        if let Some(p) = self.pending {
+            // Room for it was reserved before its frames were pushed.
+            if self.to_writer_stamps.try_push(p).is_ok() {
+                self.pending = None;
+            }
+        }
+    }
+
+    /// Offline only: give the writer time to drain. Sleeping is allowed here because an
+    /// offline render has no deadline; the wait is bounded so a stuck writer cannot hang it.
+    fn wait_for_room(&self, samples: usize) {
+        let mut waited_ms = 0;
+        while (self.to_writer_frames.vacant_len() < samples
+            || self.to_writer_stamps.vacant_len() < 2)
+            && waited_ms < OFFLINE_WAIT_LIMIT_MS
+            && samples <= self.to_writer_frames.capacity().get()
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            waited_ms += 1;
+        }
+    }
+}
+
+impl Drop for Capture {
+    /// Runs on the main thread (the plugin replaces its capture in `activate()`/`deactivate()`).
+    fn drop(&mut self) {
+        self.flush_pending();
+        self.closed.store(true, Ordering::Release);
+    }
+}

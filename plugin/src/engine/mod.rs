@@ -1,0 +1,33 @@
+//! The recorder engine: plain Rust, no plugin framework, so it is tested and benchmarked on
+//! its own.
+//!
+//! # The realtime boundary
+//! Only [`capture`] runs on audio threads ([`Capture::capture`]); it touches atomics and its
+//! own ring producers, nothing else. Everything else here runs on the main thread, the GUI
+//! thread or the writer thread ([`writer`]), and may lock, allocate and do I/O.
+//!
+//! # Data flow
+//! ```text
+//! process()  --Capture::capture-->  stamp ring + frame ring (one pair per instance)
+//!                                         |
+//!                        writer thread: reads stamps, decides takes, writes WAV files
+//!                                         |
+//!                       take folder: Stems/, Multitracks/, Mix.wav, take.json
+//! ```
+
+pub mod capture;
+pub mod manifest;
+pub mod names;
+pub mod session;
+pub mod settings;
+pub mod status;
+pub mod take;
+pub mod timeline;
+pub mod wav;
+pub mod writer;
+
+pub use capture::{Capture, TransportInfo};
+pub use session::{EngineConfig, Session, StreamHandle, StreamId, StreamStats, StreamView};
+pub use settings::{ChannelMode, Role, SampleFormat, SessionSettings, StreamSettings, TriggerMode};
+pub use status::SessionStatus;
+pub use writer::WriterConfig;
