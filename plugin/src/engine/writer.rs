@@ -118,7 +118,7 @@ impl StreamReader {
             && self
                 .rings
                 .iter()
-                .all(|(_, r)| r.closed.load(Ordering::Acquire))
+                .all(|(_, r)| r.closed.load(Ordering::Acquire) && r.stamps.is_empty())
     }
 
     /// First stamp in the current segment at or after the consume point.
@@ -365,8 +365,9 @@ impl Writer {
 
     fn step(&mut self, flush_all: bool) {
         let quiet_after = self.inner.config.writer.quiet_after;
-        // Each pass finishes at most one segment; bounded so a flood of jumps cannot spin.
-        for _ in 0..64 {
+        // Each pass finishes at most one segment (one jump per stream that has one), so this
+        // ends; the bound only caps one poll's work in a flood of jumps.
+        for _ in 0..10_000 {
             let now = Instant::now();
             if let Some(rate) = self
                 .streams
