@@ -432,3 +432,40 @@ fn big_takes_roll_over_into_continuation_files_that_join_exactly() {
         assert_eq!(frame, [signal(0, 0, k as i64), signal(0, 1, k as i64)]);
     }
 }
+
+#[test]
+fn disarming_while_the_host_processes_nothing_still_finishes_the_take() {
+    let config = EngineConfig {
+        writer: WriterConfig {
+            quiet_after: Duration::from_millis(100),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut rig = Rig::new(config);
+    rig.add_track("A", 2, 512);
+    rig.add_track("B", 2, 512);
+    rig.session.set_armed(true);
+    for cycle in 0..20i64 {
+        for t in 0..2 {
+            rig.process(t, cycle * 512, 512, &playing(cycle * 512));
+        }
+        pace();
+    }
+    // The host's audio engine stops: no more process() calls. The user disarms in the GUI.
+    std::thread::sleep(Duration::from_millis(150));
+    rig.session.set_armed(false);
+    let takes = wait_for_takes(rig.root(), 1);
+    let (dir, m) = &takes[0];
+    assert_eq!((m.start_sample, m.length_frames), (0, 20 * 512));
+    assert_eq!(m.ended_by.as_deref(), Some("disarmed"));
+    for (seed, f) in m.files.iter().enumerate() {
+        assert_content(
+            &dir.join(&f.path),
+            seed,
+            m.start_sample,
+            m.length_frames,
+            |_| false,
+        );
+    }
+}

@@ -365,6 +365,16 @@ impl Writer {
 
     fn step(&mut self, flush_all: bool) {
         let quiet_after = self.inner.config.writer.quiet_after;
+        // The host stopped processing altogether (audio engine stopped, project closing)
+        // and the session was disarmed: no "off" stamp will ever come, so what has arrived
+        // is all there is. Finish the take with it instead of waiting for audio.
+        let everyone_quiet = self
+            .streams
+            .iter()
+            .all(|r| r.quiet(Instant::now(), quiet_after));
+        let disarmed = !self.inner.shared.armed.load(Ordering::Relaxed);
+        let flush_all = flush_all
+            || (self.take.is_some() && everyone_quiet && (disarmed || self.streams.is_empty()));
         // Each pass finishes at most one segment (one jump per stream that has one), so this
         // ends; the bound only caps one poll's work in a flood of jumps.
         for _ in 0..10_000 {
@@ -465,7 +475,8 @@ impl Writer {
                         .max()
                         .unwrap_or(t.start)
                 }) {
-                    self.finish_take(end, "shutdown");
+                    let stopping = self.inner.stop.load(Ordering::Acquire);
+                    self.finish_take(end, if stopping { "shutdown" } else { "disarmed" });
                 }
             }
             break;
