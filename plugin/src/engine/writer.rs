@@ -126,6 +126,16 @@ impl StreamReader {
         self.queue.iter().take_while(|q| !q.starts_segment)
     }
 
+    /// The next stamp, from the oldest ring that may still have some (a closed, empty ring
+    /// is done; its successor comes next).
+    fn pop_stamp(&mut self) -> Option<(u64, BlockStamp)> {
+        let (seq, ring) = self
+            .rings
+            .iter_mut()
+            .find(|(_, r)| !(r.closed.load(Ordering::Acquire) && r.stamps.is_empty()))?;
+        ring.stamps.try_pop().map(|stamp| (*seq, stamp))
+    }
+
     fn ring(&mut self, seq: u64) -> Option<&mut RingReader> {
         self.rings
             .iter_mut()
@@ -292,19 +302,7 @@ impl Writer {
         for i in 0..self.streams.len() {
             let head = self.head();
             let reader = &mut self.streams[i];
-            loop {
-                // Read the oldest ring that still has stamps; a closed, empty ring is done.
-                let Some((seq, ring)) = reader
-                    .rings
-                    .iter_mut()
-                    .find(|(_, r)| !(r.closed.load(Ordering::Acquire) && r.stamps.is_empty()))
-                else {
-                    break;
-                };
-                let seq = *seq;
-                let Some(mut stamp) = ring.stamps.try_pop() else {
-                    break;
-                };
+            while let Some((seq, mut stamp)) = reader.pop_stamp() {
                 reader.last_heard = now;
                 let offset = reader.settings.read().offset_samples;
                 if stamp.clock == Clock::Host {
