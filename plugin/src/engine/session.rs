@@ -142,6 +142,9 @@ pub(crate) struct Registry {
     pub next_id: StreamId,
 }
 
+/// Largest ring per stream, in frames (10 s at 192 kHz).
+pub const MAX_RING_FRAMES: usize = 1_920_000;
+
 /// Engine tuning. `Default` is what the plugin uses; tests shrink it.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -396,8 +399,11 @@ impl StreamHandle {
         let sample_rate = sample_rate.max(1);
         let max_block = max_block.max(1);
         let ring_seconds = self.session.inner.config.ring_seconds;
-        let ring_frames =
-            ((sample_rate as f32 * ring_seconds) as usize).max(4 * max_block as usize);
+        // Capped so absurd rates (validators try 1.2 MHz) cannot ask for hundreds of MB;
+        // at 192 kHz the full `ring_seconds` still fits.
+        let ring_frames = ((sample_rate as f32 * ring_seconds) as usize)
+            .min(MAX_RING_FRAMES)
+            .max(4 * max_block as usize);
         let (mut frames_tx, mut frames_rx) =
             HeapRb::<f32>::new(ring_frames * channels as usize).split();
         prefault(&mut frames_tx, &mut frames_rx);
