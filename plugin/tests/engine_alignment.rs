@@ -469,3 +469,19 @@ fn disarming_while_the_host_processes_nothing_still_finishes_the_take() {
         );
     }
 }
+
+#[test]
+fn unnamed_streams_get_the_lowest_free_track_number() {
+    use parking_lot::RwLock;
+    use std::sync::Arc;
+    use stemtap::engine::{Session, StreamSettings};
+    let session = Arc::new(Session::new(EngineConfig::default()));
+    let new = || Arc::new(RwLock::new(StreamSettings::default()));
+    let a = session.register(new());
+    let b = session.register(new());
+    drop(a);
+    let c = session.register(new());
+    let names: Vec<String> = session.streams().iter().map(|s| s.name.clone()).collect();
+    assert_eq!(names, ["Track 2", "Track 1"]);
+    drop((b, c));
+}

@@ -278,12 +278,23 @@ impl Session {
         let mut registry = self.inner.registry.lock();
         registry.next_id += 1;
         let id = registry.next_id;
+        // The lowest "Track N" no live stream uses: instances a host created and destroyed
+        // while scanning do not push the numbers up.
+        let default_name = (1..)
+            .map(|n| format!("Track {n}"))
+            .find(|name| {
+                !registry
+                    .streams
+                    .iter()
+                    .any(|s| !s.removed && s.default_name == *name)
+            })
+            .expect("an unused number exists");
         let stats = Arc::new(StreamStats::default());
         registry.streams.push(StreamEntry {
             id,
             settings,
             track_name: None,
-            default_name: format!("Track {id}"),
+            default_name,
             stats: stats.clone(),
             new_rings: Vec::new(),
             removed: false,
