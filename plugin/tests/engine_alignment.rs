@@ -239,15 +239,7 @@ fn a_loop_jump_starts_a_new_take_per_pass() {
         ]
     );
     for (dir, m) in &takes {
-        for (seed, f) in m.files.iter().enumerate() {
-            assert_content(
-                &dir.join(&f.path),
-                seed,
-                m.start_sample,
-                m.length_frames,
-                |_| false,
-            );
-        }
+        assert_every_file_exact(dir, m);
     }
 }
 
@@ -280,15 +272,7 @@ fn without_a_transport_instances_stay_aligned_on_the_free_clock() {
     // The free clock started with the session, so it matches the test's own position.
     assert_eq!(m.start_sample, arm_pos);
     assert_eq!(m.length_frames, 40 * 1024);
-    for (seed, f) in m.files.iter().enumerate() {
-        assert_content(
-            &dir.join(&f.path),
-            seed,
-            m.start_sample,
-            m.length_frames,
-            |_| false,
-        );
-    }
+    assert_every_file_exact(dir, m);
 }
 
 #[test]
@@ -329,15 +313,7 @@ fn follow_transport_records_one_take_per_play() {
     assert_eq!(bounds, [(0, 30 * 512), (96_000, 20 * 512)]);
     for (dir, m) in &takes {
         assert_eq!(m.timeline, "host");
-        for (seed, f) in m.files.iter().enumerate() {
-            assert_content(
-                &dir.join(&f.path),
-                seed,
-                m.start_sample,
-                m.length_frames,
-                |_| false,
-            );
-        }
+        assert_every_file_exact(dir, m);
     }
 }
 
@@ -381,15 +357,7 @@ fn a_sample_rate_change_finishes_the_take_and_continues_in_a_new_one() {
         [(48_000, 0, 20 * 512), (96_000, 20 * 512, 25 * 512)]
     );
     for (dir, m) in &takes {
-        for (seed, f) in m.files.iter().enumerate() {
-            assert_content(
-                &dir.join(&f.path),
-                seed,
-                m.start_sample,
-                m.length_frames,
-                |_| false,
-            );
-        }
+        assert_every_file_exact(dir, m);
     }
 }
 
@@ -459,15 +427,7 @@ fn disarming_while_the_host_processes_nothing_still_finishes_the_take() {
     let (dir, m) = &takes[0];
     assert_eq!((m.start_sample, m.length_frames), (0, 20 * 512));
     assert_eq!(m.ended_by.as_deref(), Some("disarmed"));
-    for (seed, f) in m.files.iter().enumerate() {
-        assert_content(
-            &dir.join(&f.path),
-            seed,
-            m.start_sample,
-            m.length_frames,
-            |_| false,
-        );
-    }
+    assert_every_file_exact(dir, m);
 }
 
 #[test]

@@ -75,15 +75,7 @@ fn hostile_stem_names_stay_inside_the_take_folder() {
     assert_eq!(root_entries.len(), 1);
     let files = all_files_under(dir);
     assert_eq!(files.len(), names.len() + 1, "{files:?}");
-    for (seed, f) in m.files.iter().enumerate() {
-        assert_content(
-            &dir.join(&f.path),
-            seed,
-            m.start_sample,
-            m.length_frames,
-            |_| false,
-        );
-    }
+    assert_every_file_exact(dir, m);
 }
 
 #[test]

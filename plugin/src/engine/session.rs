@@ -308,16 +308,7 @@ impl Session {
 
     /// Rename a stream (from any instance's GUI): sets its user name override.
     pub fn rename_stream(&self, id: StreamId, name: Option<String>) {
-        if let Some(entry) = self
-            .inner
-            .registry
-            .lock()
-            .streams
-            .iter()
-            .find(|s| s.id == id)
-        {
-            entry.settings.write().name = name;
-        }
+        self.update_stream(id, |settings| settings.name = name);
     }
 
     /// Change any setting of a stream (role, channel mode, offset) from any instance's GUI.

@@ -188,3 +188,17 @@ pub fn assert_content(
         }
     }
 }
+
+/// Every file of the take holds its track's signal on every frame (track seed = file index,
+/// which is registration order).
+pub fn assert_every_file_exact(dir: &Path, m: &Manifest) {
+    for (seed, f) in m.files.iter().enumerate() {
+        assert_content(
+            &dir.join(&f.path),
+            seed,
+            m.start_sample,
+            m.length_frames,
+            |_| false,
+        );
+    }
+}
