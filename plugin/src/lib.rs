@@ -13,6 +13,7 @@ use nice_plug::prelude::*;
 use params::StemTapParams;
 use parking_lot::RwLock;
 use std::num::NonZeroU32;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// The CLAP id; part of the public contract.
@@ -124,6 +125,10 @@ impl Plugin for StemTap {
             self.last_record = record;
             self.stream.session().set_armed(record);
         }
+        self.stream
+            .stats()
+            .excluded
+            .store(!self.params.enabled.value(), Ordering::Relaxed);
         let t = context.transport();
         let transport = TransportInfo {
             playing: t.playing,

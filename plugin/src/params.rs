@@ -13,6 +13,11 @@ pub struct StemTapParams {
     #[id = "record"]
     pub record: BoolParam,
 
+    /// This instance's own record enable: off leaves its track out of takes (from the next
+    /// take on; switched on during a take, its file joins with silence before).
+    #[id = "enabled"]
+    pub enabled: BoolParam,
+
     /// This instance's stem name override, role, channel mode and offset. The same `Arc` is
     /// registered with the session, so the writer and any instance's GUI see edits at once.
     #[persist = "stream"]
@@ -28,6 +33,7 @@ impl StemTapParams {
     pub fn new(stream: Arc<RwLock<StreamSettings>>, session: Arc<RwLock<SessionSettings>>) -> Self {
         Self {
             record: BoolParam::new("Record", false),
+            enabled: BoolParam::new("Record enable", true),
             stream,
             session,
         }

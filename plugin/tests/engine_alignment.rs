@@ -445,3 +445,34 @@ fn unnamed_streams_get_the_lowest_free_track_number() {
     assert_eq!(names, ["Track 2", "Track 1"]);
     drop((b, c));
 }
+
+#[test]
+fn a_track_with_record_enable_off_gets_no_file_and_the_rest_stay_aligned() {
+    use std::sync::atomic::Ordering;
+    let mut rig = Rig::new(EngineConfig::default());
+    rig.add_track("On", 2, 512);
+    rig.add_track("Off", 2, 512);
+    rig.tracks[1]
+        .handle
+        .stats()
+        .excluded
+        .store(true, Ordering::Relaxed);
+    rig.session.set_armed(true);
+    for cycle in 0..30i64 {
+        if cycle == 25 {
+            rig.session.set_armed(false);
+        }
+        for t in 0..2 {
+            rig.process(t, cycle * 512, 512, &playing(cycle * 512));
+        }
+        pace();
+    }
+    let takes = wait_for_takes(rig.root(), 1);
+    let (dir, m) = &takes[0];
+    assert_eq!(m.files.len(), 1);
+    assert_eq!(m.files[0].stem_name, "On");
+    assert_eq!(m.length_frames, 25 * 512);
+    assert_content(&dir.join(&m.files[0].path), 0, 0, m.length_frames, |_| {
+        false
+    });
+}

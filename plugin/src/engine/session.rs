@@ -78,6 +78,8 @@ pub struct StreamStats {
     pub ring_fill_frames: AtomicU64,
     /// Ring capacity in frames (set on attach).
     pub ring_capacity_frames: AtomicU64,
+    /// The instance's "Record enable" is off: it gets no file in takes that start now.
+    pub excluded: AtomicBool,
 }
 
 impl StreamStats {

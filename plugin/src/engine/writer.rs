@@ -22,7 +22,7 @@
 //!   audio where it has some, silence where it has none (suspended, dropped, added late).
 
 use super::manifest::{bar_beat, FileEntry, Manifest, FORMAT_VERSION};
-use super::session::{RingReader, SessionInner, StreamId};
+use super::session::{RingReader, SessionInner, StreamId, StreamStats};
 use super::settings::{resolve_output_root, ChannelMode, Role, SampleFormat, StreamSettings};
 use super::status::{TakeProgress, TakeSummary};
 use super::take::{create_take_folder, folder_timestamp, write_manifest, TakeNamer};
@@ -83,6 +83,7 @@ impl Queued {
 struct StreamReader {
     id: StreamId,
     order: usize,
+    stats: Arc<StreamStats>,
     settings: Arc<RwLock<StreamSettings>>,
     rings: VecDeque<(u64, RingReader)>,
     next_ring: u64,
@@ -259,6 +260,7 @@ impl Writer {
                     self.streams.push(StreamReader {
                         id: entry.id,
                         order,
+                        stats: entry.stats.clone(),
                         settings: entry.settings.clone(),
                         rings: VecDeque::new(),
                         next_ring: 0,
@@ -629,7 +631,10 @@ impl Writer {
         }
         // Every stream that is active now gets a file, even if it sends nothing.
         let mut order: Vec<usize> = (0..self.streams.len())
-            .filter(|&i| !self.streams[i].rings.is_empty() && !self.streams[i].removed)
+            .filter(|&i| {
+                let r = &self.streams[i];
+                !r.rings.is_empty() && !r.removed && !r.stats.excluded.load(Ordering::Relaxed)
+            })
             .collect();
         order.sort_by_key(|&i| self.streams[i].order);
         for i in order {
@@ -733,6 +738,11 @@ impl Writer {
                 self.streams[i].seen_wants = true;
             }
             if self.streams[i].file.is_none() {
+                if self.streams[i].stats.excluded.load(Ordering::Relaxed) {
+                    // Record enable is off: this take has no file for it.
+                    self.streams[i].discard_front((upto - q.start()) as u32);
+                    continue;
+                }
                 self.open_file(i, Some(q.stamp.channels));
             }
             let file_index = self.streams[i].file.expect("opened above");
