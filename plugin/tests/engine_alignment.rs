@@ -476,3 +476,41 @@ fn a_track_with_record_enable_off_gets_no_file_and_the_rest_stay_aligned() {
         false
     });
 }
+
+#[test]
+fn offline_renders_wait_for_the_writer_instead_of_dropping() {
+    // A ring far smaller than what is pushed at once: realtime would drop, offline waits.
+    let mut rig = Rig::new(EngineConfig {
+        ring_seconds: 0.02,
+        ..Default::default()
+    });
+    rig.add_track("Bounce", 2, 512);
+    rig.session.set_armed(true);
+    let mut buf = vec![vec![0.0f32; 512]; 2];
+    let mut capture = rig.tracks[0].capture.take().unwrap();
+    for cycle in 0..400i64 {
+        if cycle == 390 {
+            rig.session.set_armed(false);
+        }
+        let pos = cycle * 512;
+        for (c, ch) in buf.iter_mut().enumerate() {
+            for (i, x) in ch.iter_mut().enumerate() {
+                *x = signal(0, c, pos + i as i64);
+            }
+        }
+        capture.capture(&buf, 512, &playing(pos), true);
+    }
+    let takes = wait_for_takes(rig.root(), 1);
+    let (dir, m) = &takes[0];
+    assert_eq!(m.length_frames, 390 * 512);
+    assert_eq!(m.files[0].dropped_frames, 0);
+    assert_eq!(
+        rig.tracks[0]
+            .handle
+            .stats()
+            .dropped_frames
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    assert_every_file_exact(dir, m);
+}

@@ -166,15 +166,15 @@ impl Capture {
         };
 
         let samples = frames * self.channels as usize;
+        if offline {
+            self.wait_for_room(samples);
+        }
         let merges = self
             .pending
             .is_some_and(|p| p.can_absorb(&stamp) && p.frames + stamp.frames <= MAX_STAMP_FRAMES);
         // A new stamp needs one free slot for the pending one it replaces.
         let stamp_room =
             merges || self.pending.is_none() || self.to_writer_stamps.vacant_len() >= 1;
-        if offline {
-            self.wait_for_room(samples);
-        }
         if !stamp_room || self.to_writer_frames.vacant_len() < samples {
             // All or nothing: a partial block would shift everything after it.
             self.dropped_since_stamp = self.dropped_since_stamp.saturating_add(frames as u32);

@@ -1,23 +1,43 @@
 //! One stream's output file: sample-format conversion, header checkpoints for crash safety,
-//! and rollover to a continuation file before hound's 32-bit size fields would overflow.
+//! and rollover to a continuation file before the 32-bit RIFF size fields would overflow.
 //! Runs on the writer thread only.
+//!
+//! # How a file is written
+//! hound stays the authority on the header: [`WavSink`] asks `hound::WavWriter` to write an
+//! empty file of the spec into memory (PCMWAVEFORMAT for 16-bit mono/stereo,
+//! WAVE_FORMAT_EXTENSIBLE for 24-bit, 32-bit float and more than two channels, exactly what
+//! `hound::WavWriter::create` writes) and starts every part with those bytes. Samples are
+//! then converted straight into a reusable byte buffer and handed to the OS in
+//! [`WRITE_CHUNK_BYTES`] writes, instead of hound's per-sample `write_sample` (a call, a
+//! match and a `BufWriter` copy per sample, about half the disk's speed; see BENCHMARKS.md).
+//! The two size fields (RIFF size at byte 4, data size in the header's last four bytes) are
+//! patched at every checkpoint and when the part is finished, as hound's `flush` does, so
+//! the files are byte for byte what hound writes (the tests compare them).
+//!
+//! Sizes in the header only ever count bytes the OS has accepted, in whole frames: after a
+//! failed write (disk full, file size limit) the file stays readable up to the last frame
+//! that reached it.
 
 use super::settings::SampleFormat;
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Largest data chunk one WAV file may hold. RIFF sizes are 32-bit; hound 3.5 wraps them
-/// silently (release) or aborts (debug) past 4 GiB, so we stop 1 MiB short and continue in
-/// a new file.
+/// Largest data chunk one WAV file may hold. RIFF sizes are 32-bit (hound 3.5 wraps them
+/// silently in release builds and aborts in debug ones), so we stop 1 MiB short and continue
+/// in a new file.
 pub const MAX_WAV_DATA_BYTES: u64 = u32::MAX as u64 - (1 << 20);
 
 /// How often headers are rewritten so a crash leaves readable files.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Samples encoded per `write` call while zero-filling.
+/// Samples encoded per step while zero-filling.
 const SILENCE_CHUNK_SAMPLES: usize = 8192;
+
+/// Encoded bytes collected before one `write` to the file. 64 KiB writes reach the disk's
+/// sequential speed (BENCHMARKS.md); larger ones gain nothing and cost memory per open file.
+pub const WRITE_CHUNK_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WavError {
@@ -37,13 +57,89 @@ pub struct SinkSpec {
     pub channels: u16,
     pub sample_rate: u32,
     pub format: SampleFormat,
-    /// Override of [`MAX_WAV_DATA_BYTES`] (tests use small files).
+    /// Override of [`MAX_WAV_DATA_BYTES`] (tests use small files); never more than it.
     pub max_data_bytes: u64,
+}
+
+/// The file currently being written and its pending bytes.
+struct Part {
+    file: File,
+    /// Length of the header; the data chunk starts here and its size field ends here.
+    header_len: u64,
+    /// Encoded samples not yet handed to the OS: `buf[..len]`.
+    buf: Box<[u8]>,
+    len: usize,
+    /// Data bytes the OS has accepted.
+    on_disk: u64,
+    bytes_per_frame: u64,
+}
+
+impl Part {
+    fn create(path: &Path, header: &[u8], bytes_per_frame: u64) -> io::Result<Part> {
+        let mut file = File::create(path)?;
+        // A valid empty file from the start.
+        file.write_all(header)?;
+        Ok(Part {
+            file,
+            header_len: header.len() as u64,
+            buf: vec![0u8; WRITE_CHUNK_BYTES].into_boxed_slice(),
+            len: 0,
+            on_disk: 0,
+            bytes_per_frame,
+        })
+    }
+
+    /// Hand the pending bytes to the OS, counting exactly what it took.
+    fn drain(&mut self) -> io::Result<()> {
+        let mut done = 0;
+        let result = loop {
+            if done == self.len {
+                break Ok(());
+            }
+            match self.file.write(&self.buf[done..self.len]) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    done += n;
+                    self.on_disk += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        // On error the rest is lost: the sink stops writing this file anyway.
+        self.len = 0;
+        result
+    }
+
+    /// Write the RIFF and data sizes for the whole frames on disk.
+    fn patch_header(&mut self) -> io::Result<()> {
+        let data = self.on_disk - self.on_disk % self.bytes_per_frame;
+        let riff = self.header_len - 8 + data;
+        // The part limit keeps both below 2^32 (checked in `WavSink::create`).
+        self.file.seek(SeekFrom::Start(4))?;
+        self.file.write_all(&(riff as u32).to_le_bytes())?;
+        self.file.seek(SeekFrom::Start(self.header_len - 4))?;
+        self.file.write_all(&(data as u32).to_le_bytes())?;
+        self.file
+            .seek(SeekFrom::Start(self.header_len + self.on_disk))?;
+        Ok(())
+    }
+
+    /// Everything written so far becomes readable (hound's `flush`).
+    fn checkpoint(&mut self) -> io::Result<()> {
+        let drained = self.drain();
+        // Patch even after a failed write: the file then ends at the last whole frame
+        // that reached it.
+        let patched = self.patch_header();
+        drained.and(patched)
+    }
 }
 
 pub struct WavSink {
     spec: SinkSpec,
-    writer: Option<hound::WavWriter<BufWriter<File>>>,
+    part: Option<Part>,
+    /// hound's header for this spec, sizes of an empty file.
+    header: Vec<u8>,
     /// Relative paths of every part written so far (part 1 first).
     pub parts: Vec<String>,
     frames_in_part: u64,
@@ -62,11 +158,17 @@ pub struct WavSink {
 
 impl WavSink {
     pub fn create(spec: SinkSpec) -> Result<Self, WavError> {
-        let bytes_per_frame = spec.format.bytes_per_sample() * spec.channels as u64;
-        let max_frames_per_part = (spec.max_data_bytes / bytes_per_frame).max(1);
+        let bytes_per_frame = spec.format.bytes_per_sample() * spec.channels.max(1) as u64;
+        let max_data_bytes = spec.max_data_bytes.min(MAX_WAV_DATA_BYTES);
+        let max_frames_per_part = (max_data_bytes / bytes_per_frame).max(1);
+        let header = header_bytes(hound_spec(&spec)).map_err(|source| WavError::Create {
+            path: spec.take_dir.join(format!("{}.wav", spec.rel_base)),
+            source,
+        })?;
         let mut sink = WavSink {
             spec,
-            writer: None,
+            part: None,
+            header,
             parts: Vec::new(),
             frames_in_part: 0,
             max_frames_per_part,
@@ -88,20 +190,6 @@ impl WavSink {
         self.spec.channels
     }
 
-    fn hound_spec(&self) -> hound::WavSpec {
-        let (bits, sample_format) = match self.spec.format {
-            SampleFormat::Float32 => (32, hound::SampleFormat::Float),
-            SampleFormat::Int24 => (24, hound::SampleFormat::Int),
-            SampleFormat::Int16 => (16, hound::SampleFormat::Int),
-        };
-        hound::WavSpec {
-            channels: self.spec.channels,
-            sample_rate: self.spec.sample_rate,
-            bits_per_sample: bits,
-            sample_format,
-        }
-    }
-
     fn open_part(&mut self) -> Result<(), WavError> {
         let part = self.parts.len() + 1;
         let rel = if part == 1 {
@@ -110,9 +198,14 @@ impl WavSink {
             format!("{} (part {part}).wav", self.spec.rel_base)
         };
         let path = self.spec.take_dir.join(&rel);
-        let writer = hound::WavWriter::create(&path, self.hound_spec())
-            .map_err(|source| WavError::Create { path, source })?;
-        self.writer = Some(writer);
+        let bytes_per_frame =
+            self.spec.format.bytes_per_sample() * self.spec.channels.max(1) as u64;
+        let part =
+            Part::create(&path, &self.header, bytes_per_frame).map_err(|e| WavError::Create {
+                path,
+                source: e.into(),
+            })?;
+        self.part = Some(part);
         self.parts.push(rel);
         self.frames_in_part = 0;
         Ok(())
@@ -130,15 +223,11 @@ impl WavSink {
         if ch == 2 && self.channels_identical {
             self.channels_identical = samples.chunks_exact(2).all(|f| f[0] == f[1]);
         }
-        for &x in samples {
-            let a = x.abs();
-            if a > self.peak {
-                self.peak = a;
-            }
-            if a > 1.0 {
-                self.clipped_samples += 1;
-            }
+        let (peak, clipped) = peak_and_clipped(samples);
+        if peak > self.peak {
+            self.peak = peak;
         }
+        self.clipped_samples += clipped;
         self.write_frames(samples);
     }
 
@@ -167,8 +256,9 @@ impl WavSink {
             }
             let room = (self.max_frames_per_part - self.frames_in_part) as usize * ch;
             let (now, later) = rest.split_at(rest.len().min(room));
-            if let Err(source) = self.encode(now) {
+            if let Err(e) = self.encode(now) {
                 let path = self.current_path();
+                let source = e.into();
                 self.fail(WavError::Write { path, source }.to_string());
                 return;
             }
@@ -179,38 +269,39 @@ impl WavSink {
         }
     }
 
-    fn encode(&mut self, samples: &[f32]) -> Result<(), hound::Error> {
-        let Some(writer) = self.writer.as_mut() else {
+    /// Convert `samples` into the part's buffer, writing it out whenever it fills.
+    fn encode(&mut self, samples: &[f32]) -> io::Result<()> {
+        let Some(part) = self.part.as_mut() else {
             return Ok(());
         };
-        match self.spec.format {
-            SampleFormat::Float32 => {
-                for &x in samples {
-                    writer.write_sample(x)?;
-                }
+        let format = self.spec.format;
+        let bps = format.bytes_per_sample() as usize;
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let room = (part.buf.len() - part.len) / bps;
+            if room == 0 {
+                part.drain()?;
+                continue;
             }
-            SampleFormat::Int24 => {
-                for &x in samples {
-                    writer.write_sample(to_i24(x))?;
-                }
+            let (now, later) = rest.split_at(rest.len().min(room));
+            let out = &mut part.buf[part.len..part.len + now.len() * bps];
+            match format {
+                SampleFormat::Float32 => encode_f32(now, out),
+                SampleFormat::Int24 => encode_i24(now, out),
+                SampleFormat::Int16 => encode_i16(now, out, &mut self.dither),
             }
-            SampleFormat::Int16 => {
-                for &x in samples {
-                    // TPDF dither: the difference of two uniform values spans +-1 LSB.
-                    let tpdf = self.dither.f32() - self.dither.f32();
-                    writer.write_sample(to_i16(x, tpdf))?;
-                }
-            }
+            part.len += now.len() * bps;
+            rest = later;
         }
         Ok(())
     }
 
     fn roll_over(&mut self) -> Result<(), WavError> {
-        if let Some(writer) = self.writer.take() {
-            let path = self.current_path();
-            writer
-                .finalize()
-                .map_err(|source| WavError::Write { path, source })?;
+        if let Some(mut part) = self.part.take() {
+            part.checkpoint().map_err(|e| WavError::Write {
+                path: self.current_path(),
+                source: e.into(),
+            })?;
         }
         self.open_part()
     }
@@ -220,8 +311,8 @@ impl WavSink {
             self.error = Some(message);
         }
         // Finish the file as far as it got; a second error here adds nothing.
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.finalize();
+        if let Some(mut part) = self.part.take() {
+            let _ = part.checkpoint();
         }
     }
 
@@ -231,20 +322,32 @@ impl WavSink {
             return;
         }
         self.last_checkpoint = now;
-        if let Some(writer) = self.writer.as_mut() {
-            if let Err(source) = writer.flush() {
+        if let Some(part) = self.part.as_mut() {
+            if let Err(e) = part.checkpoint() {
                 let path = self.current_path();
-                self.fail(WavError::Write { path, source }.to_string());
+                self.fail(
+                    WavError::Write {
+                        path,
+                        source: e.into(),
+                    }
+                    .to_string(),
+                );
             }
         }
     }
 
     /// Finalize the current file (header and flush).
     pub fn finish(&mut self) {
-        if let Some(writer) = self.writer.take() {
-            if let Err(source) = writer.finalize() {
+        if let Some(mut part) = self.part.take() {
+            if let Err(e) = part.checkpoint() {
                 let path = self.current_path();
-                self.fail(WavError::Write { path, source }.to_string());
+                self.fail(
+                    WavError::Write {
+                        path,
+                        source: e.into(),
+                    }
+                    .to_string(),
+                );
             }
         }
     }
@@ -254,19 +357,112 @@ impl WavSink {
     }
 }
 
-/// Float to 24-bit: full scale maps to 2^23, clipped to the integer range.
-pub fn to_i24(x: f32) -> i32 {
-    ((x as f64 * 8_388_608.0).round()).clamp(-8_388_608.0, 8_388_607.0) as i32
+impl Drop for WavSink {
+    /// Like hound's writer: an unfinished file still gets its header (errors unobservable).
+    fn drop(&mut self) {
+        if let Some(part) = self.part.as_mut() {
+            let _ = part.checkpoint();
+        }
+    }
 }
 
-/// Float to 16-bit with `dither` (in LSB) added before rounding.
+fn hound_spec(spec: &SinkSpec) -> hound::WavSpec {
+    let (bits, sample_format) = match spec.format {
+        SampleFormat::Float32 => (32, hound::SampleFormat::Float),
+        SampleFormat::Int24 => (24, hound::SampleFormat::Int),
+        SampleFormat::Int16 => (16, hound::SampleFormat::Int),
+    };
+    hound::WavSpec {
+        channels: spec.channels,
+        sample_rate: spec.sample_rate,
+        bits_per_sample: bits,
+        sample_format,
+    }
+}
+
+/// The header hound writes for `spec` (everything up to the data chunk's samples), with
+/// the sizes of an empty file. Its last four bytes are the data size.
+fn header_bytes(spec: hound::WavSpec) -> Result<Vec<u8>, hound::Error> {
+    let mut bytes = Vec::new();
+    hound::WavWriter::new(io::Cursor::new(&mut bytes), spec)?.finalize()?;
+    debug_assert!(bytes.len() >= 44 && &bytes[bytes.len() - 8..bytes.len() - 4] == b"data");
+    Ok(bytes)
+}
+
+/// Largest magnitude (NaN ignored) and how many samples exceed full scale. Works on the bit
+/// patterns (for non-NaN floats, `abs` bits order like the values), which vectorizes.
+fn peak_and_clipped(samples: &[f32]) -> (f32, u64) {
+    const INF: u32 = 0x7f80_0000;
+    const ONE: u32 = 0x3f80_0000;
+    let mut peak = 0u32;
+    let mut clipped = 0u64;
+    for &x in samples {
+        let a = x.to_bits() & 0x7fff_ffff;
+        let a = if a > INF { 0 } else { a };
+        peak = peak.max(a);
+        clipped += (a > ONE) as u64;
+    }
+    (f32::from_bits(peak), clipped)
+}
+
+fn encode_f32(samples: &[f32], out: &mut [u8]) {
+    for (o, &x) in out.chunks_exact_mut(4).zip(samples) {
+        o.copy_from_slice(&x.to_le_bytes());
+    }
+}
+
+fn encode_i24(samples: &[f32], out: &mut [u8]) {
+    for (o, &x) in out.chunks_exact_mut(3).zip(samples) {
+        o.copy_from_slice(&to_i24(x).to_le_bytes()[..3]);
+    }
+}
+
+fn encode_i16(samples: &[f32], out: &mut [u8], dither: &mut fastrand::Rng) {
+    for (o, &x) in out.chunks_exact_mut(2).zip(samples) {
+        // TPDF dither: the difference of two uniform values spans +-1 LSB.
+        let tpdf = dither.f32() - dither.f32();
+        o.copy_from_slice(&to_i16(x, tpdf).to_le_bytes());
+    }
+}
+
+/// `v.round()` (half away from zero) clamped to `lo..=hi`, without the libm `round` call
+/// that baseline x86-64 makes for it. Exact: `v - trunc(v)` is exact in binary floating
+/// point, so the half-way test sees the true fraction. NaN gives 0, like `NaN as i32`.
+#[inline(always)]
+fn round_clamped(v: f64, lo: i32, hi: i32) -> i32 {
+    // Keep the conversion in range; values past the limits stay past them.
+    let v = v.clamp(lo as f64 - 2.0, hi as f64 + 2.0);
+    let t = v as i32;
+    let frac = v - t as f64;
+    let r = t + (frac >= 0.5) as i32 - (frac <= -0.5) as i32;
+    r.clamp(lo, hi)
+}
+
+/// Float to 24-bit: full scale maps to 2^23, rounded half away from zero, clipped to the
+/// integer range.
+#[inline]
+pub fn to_i24(x: f32) -> i32 {
+    round_clamped(x as f64 * 8_388_608.0, -8_388_608, 8_388_607)
+}
+
+/// Float to 16-bit with `dither` (in LSB) added before rounding (half away from zero).
+#[inline]
 pub fn to_i16(x: f32, dither: f32) -> i16 {
-    ((x as f64 * 32_768.0 + dither as f64).round()).clamp(-32_768.0, 32_767.0) as i16
+    round_clamped(x as f64 * 32_768.0 + dither as f64, -32_768, 32_767) as i16
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The conversions as first written (libm `round`); the fast ones must agree exactly.
+    fn reference_i24(x: f32) -> i32 {
+        ((x as f64 * 8_388_608.0).round()).clamp(-8_388_608.0, 8_388_607.0) as i32
+    }
+
+    fn reference_i16(x: f32, dither: f32) -> i16 {
+        ((x as f64 * 32_768.0 + dither as f64).round()).clamp(-32_768.0, 32_767.0) as i16
+    }
 
     #[test]
     fn integer_conversion_table() {
@@ -275,12 +471,67 @@ mod tests {
         assert_eq!(to_i24(-1.0), -8_388_608);
         assert_eq!(to_i24(2.0), 8_388_607);
         assert_eq!(to_i24(0.5), 4_194_304);
+        assert_eq!(to_i24(f32::NAN), 0);
+        assert_eq!(to_i24(f32::INFINITY), 8_388_607);
+        assert_eq!(to_i24(f32::NEG_INFINITY), -8_388_608);
+        assert_eq!(to_i24(1.5 / 8_388_608.0), 2);
+        assert_eq!(to_i24(-1.5 / 8_388_608.0), -2);
+        assert_eq!(to_i24(0.5 / 8_388_608.0), 1);
+        assert_eq!(to_i24(-0.5 / 8_388_608.0), -1);
         assert_eq!(to_i16(0.0, 0.0), 0);
         assert_eq!(to_i16(0.5, 0.0), 16_384);
         assert_eq!(to_i16(-1.5, 0.0), -32_768);
         assert_eq!(to_i16(1.0, 0.9), 32_767);
         assert_eq!(to_i16(0.0, 0.6), 1);
         assert_eq!(to_i16(0.0, -0.6), -1);
+        assert_eq!(to_i16(0.0, 0.5), 1);
+        assert_eq!(to_i16(0.0, -0.5), -1);
+        assert_eq!(to_i16(f32::NAN, 0.3), 0);
+    }
+
+    /// Every float near the integer grid, every 1009th bit pattern overall, and the dithered
+    /// 16-bit path with the sink's own dither source.
+    #[test]
+    fn fast_conversions_match_the_reference_formulas() {
+        let mut check =
+            |x: f32| assert_eq!(to_i24(x), reference_i24(x), "{x:e} ({:#x})", x.to_bits());
+        for bits in (0..=u32::MAX).step_by(1009) {
+            check(f32::from_bits(bits));
+        }
+        for k in -40_000i32..40_000 {
+            for frac in [-0.5f64, -0.25, 0.0, 0.25, 0.5] {
+                let v = ((k * 211) as f64 + frac) / 8_388_608.0;
+                let x = v as f32;
+                check(x);
+                check(f32::from_bits(x.to_bits() + 1));
+                check(f32::from_bits(x.to_bits().wrapping_sub(1)));
+            }
+        }
+        let mut rng = fastrand::Rng::with_seed(7);
+        for bits in (0..=u32::MAX).step_by(4099) {
+            let x = f32::from_bits(bits);
+            let d = rng.f32() - rng.f32();
+            assert_eq!(to_i16(x, d), reference_i16(x, d), "{x:e} {d:e}");
+        }
+        for k in -33_000i32..33_000 {
+            for d in [-0.5f32, 0.0, 0.5, rng.f32() - rng.f32()] {
+                let x = k as f32 / 32_768.0;
+                assert_eq!(to_i16(x, d), reference_i16(x, d), "{x:e} {d:e}");
+                let y = (k as f32 + 0.5) / 32_768.0;
+                assert_eq!(to_i16(y, d), reference_i16(y, d), "{y:e} {d:e}");
+            }
+        }
+    }
+
+    /// All 2^32 inputs of `to_i24` (a few seconds in release: `cargo test --release -p
+    /// stemtap --lib -- --ignored exhaustive`).
+    #[test]
+    #[ignore = "exhaustive; run in release"]
+    fn exhaustive_i24_conversion_matches_the_reference() {
+        for bits in 0..=u32::MAX {
+            let x = f32::from_bits(bits);
+            assert_eq!(to_i24(x), reference_i24(x), "{bits:#x}");
+        }
     }
 
     fn spec(dir: &Path, format: SampleFormat, max_data_bytes: u64) -> SinkSpec {
@@ -291,6 +542,154 @@ mod tests {
             sample_rate: 48_000,
             format,
             max_data_bytes,
+        }
+    }
+
+    /// What a sink is asked to write, in order.
+    enum Op {
+        Samples(Vec<f32>),
+        Silence(u64),
+        Checkpoint,
+    }
+
+    /// The same operations written the naive way: hound `write_sample` per sample with the
+    /// reference conversions and the sink's dither sequence.
+    fn write_reference(path: &Path, channels: u16, format: SampleFormat, ops: &[Op]) {
+        let (bits, sample_format) = match format {
+            SampleFormat::Float32 => (32, hound::SampleFormat::Float),
+            SampleFormat::Int24 => (24, hound::SampleFormat::Int),
+            SampleFormat::Int16 => (16, hound::SampleFormat::Int),
+        };
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: 48_000,
+            bits_per_sample: bits,
+            sample_format,
+        };
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        let mut dither = fastrand::Rng::with_seed(0x5743_4d54);
+        let mut put = |w: &mut hound::WavWriter<_>, x: f32| match format {
+            SampleFormat::Float32 => w.write_sample(x).unwrap(),
+            SampleFormat::Int24 => w.write_sample(reference_i24(x)).unwrap(),
+            SampleFormat::Int16 => {
+                let tpdf = dither.f32() - dither.f32();
+                w.write_sample(reference_i16(x, tpdf)).unwrap()
+            }
+        };
+        for op in ops {
+            match op {
+                Op::Samples(s) => s.iter().for_each(|&x| put(&mut w, x)),
+                Op::Silence(frames) => (0..frames * channels as u64).for_each(|_| put(&mut w, 0.0)),
+                Op::Checkpoint => w.flush().unwrap(),
+            }
+        }
+        w.finalize().unwrap();
+    }
+
+    fn test_signal(samples: usize, seed: u64) -> Vec<f32> {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            1.5,
+            -2.0,
+            0.5 / 8_388_608.0,
+            -0.5 / 8_388_608.0,
+            0.5 / 32_768.0,
+            1e-30,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ];
+        (0..samples)
+            .map(|i| match i % 997 {
+                k if k < specials.len() => specials[k],
+                _ => (rng.f32() * 2.0 - 1.0) * 1.1,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fast_path_files_are_byte_identical_to_hound_per_sample_files() {
+        for format in SampleFormat::ALL {
+            for channels in [1u16, 2] {
+                let dir = tempfile::tempdir().unwrap();
+                let ch = channels as usize;
+                let signal = test_signal(60_000 * ch, channels as u64);
+                // Irregular writes: single frames, odd sizes, one larger than the write
+                // buffer, silence and a checkpoint in between.
+                let cuts = [1, 7, 512, 4096, 30_000, 1, 3, 20_000];
+                let mut ops = Vec::new();
+                let mut at = 0;
+                for (i, &frames) in cuts.iter().cycle().enumerate() {
+                    if at >= signal.len() {
+                        break;
+                    }
+                    let end = (at + frames * ch).min(signal.len());
+                    ops.push(Op::Samples(signal[at..end].to_vec()));
+                    at = end;
+                    match i % 5 {
+                        2 => ops.push(Op::Silence(9_000)),
+                        3 => ops.push(Op::Checkpoint),
+                        _ => {}
+                    }
+                }
+                let reference = dir.path().join("reference.wav");
+                write_reference(&reference, channels, format, &ops);
+
+                let mut sink = WavSink::create(SinkSpec {
+                    channels,
+                    ..spec(dir.path(), format, MAX_WAV_DATA_BYTES)
+                })
+                .unwrap();
+                let t0 = Instant::now();
+                for (i, op) in ops.iter().enumerate() {
+                    match op {
+                        Op::Samples(s) => sink.write(s),
+                        Op::Silence(frames) => sink.write_silence(*frames),
+                        Op::Checkpoint => {
+                            sink.checkpoint_if_due(t0 + CHECKPOINT_INTERVAL * (i as u32 + 1))
+                        }
+                    }
+                }
+                sink.finish();
+                assert!(sink.error.is_none(), "{:?}", sink.error);
+                let fast = dir.path().join("Kick.wav");
+
+                let what = format!("{format:?}, {channels} channels");
+                let (a, b) = (
+                    hound::WavReader::open(&reference).unwrap(),
+                    hound::WavReader::open(&fast).unwrap(),
+                );
+                assert_eq!(a.spec(), b.spec(), "{what}");
+                assert_eq!(a.len(), b.len(), "{what}");
+                assert_eq!(
+                    b.len() as u64,
+                    sink.frames_written * channels as u64,
+                    "{what}"
+                );
+                match format {
+                    SampleFormat::Float32 => {
+                        let bits = |r: hound::WavReader<_>| -> Vec<u32> {
+                            r.into_samples::<f32>()
+                                .map(|s| s.unwrap().to_bits())
+                                .collect()
+                        };
+                        assert!(bits(a) == bits(b), "{what}: samples differ");
+                    }
+                    _ => {
+                        let ints = |r: hound::WavReader<_>| -> Vec<i32> {
+                            r.into_samples::<i32>().map(Result::unwrap).collect()
+                        };
+                        assert!(ints(a) == ints(b), "{what}: samples differ");
+                    }
+                }
+                assert!(
+                    std::fs::read(&reference).unwrap() == std::fs::read(&fast).unwrap(),
+                    "{what}: files differ"
+                );
+            }
         }
     }
 
@@ -322,6 +721,35 @@ mod tests {
     }
 
     #[test]
+    fn odd_sized_int24_mono_parts_roll_over_and_match_hound() {
+        let dir = tempfile::tempdir().unwrap();
+        // 7 frames of mono 24-bit (21 bytes, odd) per part.
+        let mut sink = WavSink::create(SinkSpec {
+            channels: 1,
+            ..spec(dir.path(), SampleFormat::Int24, 23)
+        })
+        .unwrap();
+        let samples = test_signal(30, 3);
+        sink.write(&samples);
+        sink.finish();
+        assert_eq!(sink.parts.len(), 5);
+        for (i, part) in sink.parts.iter().enumerate() {
+            let chunk = &samples[i * 7..((i + 1) * 7).min(samples.len())];
+            let reference = dir.path().join(format!("reference {i}.wav"));
+            write_reference(
+                &reference,
+                1,
+                SampleFormat::Int24,
+                &[Op::Samples(chunk.to_vec())],
+            );
+            assert!(
+                std::fs::read(&reference).unwrap() == std::fs::read(dir.path().join(part)).unwrap(),
+                "{part}"
+            );
+        }
+    }
+
+    #[test]
     fn checkpointed_file_is_readable_before_finish() {
         let dir = tempfile::tempdir().unwrap();
         let mut sink =
@@ -336,6 +764,23 @@ mod tests {
     }
 
     #[test]
+    fn a_new_file_is_a_valid_empty_wav_and_drop_finishes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink =
+            WavSink::create(spec(dir.path(), SampleFormat::Float32, MAX_WAV_DATA_BYTES)).unwrap();
+        let path = dir.path().join("Kick.wav");
+        assert_eq!(hound::WavReader::open(&path).unwrap().len(), 0);
+        sink.write(&[0.25, -0.25]);
+        drop(sink);
+        let got: Vec<f32> = hound::WavReader::open(&path)
+            .unwrap()
+            .into_samples::<f32>()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(got, [0.25, -0.25]);
+    }
+
+    #[test]
     fn identical_channels_and_clipping_are_tracked() {
         let dir = tempfile::tempdir().unwrap();
         let mut sink =
@@ -345,10 +790,13 @@ mod tests {
         assert_eq!(sink.clipped_samples, 2);
         sink.write(&[0.1, 0.2]);
         assert!(!sink.channels_identical);
+        sink.write(&[f32::NAN, -3.0]);
+        assert_eq!(sink.clipped_samples, 3);
+        assert_eq!(sink.peak, 3.0);
         sink.finish();
         let reader = hound::WavReader::open(dir.path().join("Kick.wav")).unwrap();
         assert_eq!(reader.spec().bits_per_sample, 16);
-        assert_eq!(reader.len(), 6);
+        assert_eq!(reader.len(), 8);
     }
 
     #[test]
