@@ -1,0 +1,46 @@
+//! Scenario 9: a host that sends no transport at all. The plugin runs its own clock, which
+//! all instances advance together: the take is still one folder of aligned files whose
+//! content matches the input block for block.
+
+use stemtap_e2e::*;
+
+#[test]
+fn no_transport_still_aligns() -> anyhow::Result<()> {
+    let specs = vec![
+        TrackSpec::new("Left", "stem"),
+        TrackSpec::new("Right", "stem"),
+    ];
+    let mut h = Harness::new(specs)?;
+    h.send_transport = false;
+    h.start()?;
+    // The rig's own position counter drives the inputs; the plugin sees no transport.
+    h.transport = stemtap_host::Transport::playing_at(0);
+    h.run(5)?;
+    let start = h.step(Some((0, true)), |_| Plan::Normal)?;
+    h.run(30)?;
+    let end = h.step(Some((0, false)), |_| Plan::Normal)?;
+    let takes = h.finish(1)?;
+    h.stop()?;
+    let take = &takes[0];
+    assert_eq!(take.timeline(), Some("free"), "{}", take.manifest);
+    // Positions are on the plugin's own clock: compare content relative to the take start.
+    let offset = take.start_sample().unwrap() - start;
+    let specs: Vec<TrackSpec> = h.specs.clone();
+    let mut shifted = take.clone();
+    shifted.manifest["start_sample"] = serde_json::json!(start);
+    check_take(
+        &shifted,
+        &specs,
+        &Expect {
+            start,
+            length: (end - start) as u64,
+            silent: &never_silent,
+        },
+    )
+    .map_err(|e| {
+        e.context(format!(
+            "plugin clock is {offset} samples from the host's count"
+        ))
+    })?;
+    Ok(())
+}
