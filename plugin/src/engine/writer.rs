@@ -99,14 +99,18 @@ struct StreamReader {
     seen_wants: bool,
     /// Session head when this stream's stale jump was first seen.
     parked_at: Option<i64>,
+    /// Queued stamps that start a segment.
+    breaks: usize,
     /// The last take ended by a stop this stream may not have seen yet: its "record" stamps
     /// only count again after it has shown an "off".
     must_see_off: bool,
 }
 
 impl StreamReader {
+    /// Whether a queued stamp starts the next segment (kept as a count: this is asked per
+    /// stamp read, and queues grow long after a writer stall).
     fn has_break(&self) -> bool {
-        self.queue.iter().any(|q| q.starts_segment)
+        self.breaks > 0
     }
 
     fn quiet(&self, now: Instant, quiet_after: Duration) -> bool {
@@ -272,6 +276,7 @@ impl Writer {
                         file: None,
                         seen_wants: false,
                         parked_at: None,
+                        breaks: 0,
                         must_see_off: false,
                     });
                     self.streams.last_mut().expect("just pushed")
@@ -328,6 +333,7 @@ impl Writer {
                 if !already_past_break && !starts_segment {
                     reader.seg_end = Some(stamp.end());
                 }
+                reader.breaks += starts_segment as usize;
                 reader.queue.push_back(Queued {
                     stamp,
                     starts_segment,
@@ -418,6 +424,7 @@ impl Writer {
                             for q in r.queue.iter_mut() {
                                 q.starts_segment = false;
                             }
+                            r.breaks = 0;
                             r.parked_at = None;
                             r.seg_end = r.queue.back().map(|q| q.stamp.end());
                         }
@@ -492,7 +499,10 @@ impl Writer {
                 r.discard_front(left);
             }
             if let Some(q) = r.queue.front_mut() {
-                q.starts_segment = false;
+                if q.starts_segment {
+                    q.starts_segment = false;
+                    r.breaks -= 1;
+                }
             }
             r.must_see_off = false;
             if r.quiet(now, quiet_after) && r.queue.is_empty() {
