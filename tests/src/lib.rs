@@ -389,6 +389,17 @@ pub struct Expect<'a> {
     pub silent: &'a dyn Fn(usize, i64) -> bool,
 }
 
+impl Expect<'static> {
+    /// Every track has audio for the whole take, which spans `start..end`.
+    pub fn exact(start: i64, end: i64) -> Self {
+        Expect {
+            start,
+            length: (end - start) as u64,
+            silent: &never_silent,
+        }
+    }
+}
+
 /// Checks a take against the specs: one file per track named after it, identical lengths,
 /// the manifest's numbers, and every sample bit-exact at its timeline position.
 pub fn check_take(take: &Take, specs: &[TrackSpec], expect: &Expect) -> Result<()> {

@@ -28,15 +28,7 @@ fn eight_tracks_record_one_aligned_take() -> anyhow::Result<()> {
     let takes = h.finish(1)?;
     let warnings = h.stop()?;
     let take = &takes[0];
-    check_take(
-        take,
-        &h.specs,
-        &Expect {
-            start,
-            length: (end - start) as u64,
-            silent: &never_silent,
-        },
-    )?;
+    check_take(take, &h.specs, &Expect::exact(start, end))?;
     assert_eq!(take.timeline(), Some("host"), "{}", take.manifest);
     // The folder holds exactly the eight files and the manifest.
     let mut entries = wav_files(&take.dir)?;

@@ -26,15 +26,7 @@ fn mono_and_stereo_files() -> anyhow::Result<()> {
     let end = h.step(Some((1, false)), |_| Plan::Normal)?;
     let takes = h.finish(1)?;
     h.stop()?;
-    check_take(
-        &takes[0],
-        &h.specs,
-        &Expect {
-            start,
-            length: (end - start) as u64,
-            silent: &never_silent,
-        },
-    )?;
+    check_take(&takes[0], &h.specs, &Expect::exact(start, end))?;
     let channels: Vec<u64> = takes[0].files().iter().map(|f| f.channels).collect();
     let mut sorted = channels.clone();
     sorted.sort();

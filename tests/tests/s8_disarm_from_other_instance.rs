@@ -27,14 +27,6 @@ fn another_instance_disarms_by_toggling_record() -> anyhow::Result<()> {
     let takes = h.finish(1)?;
     h.stop()?;
     assert_eq!(takes.len(), 1);
-    check_take(
-        &takes[0],
-        &h.specs,
-        &Expect {
-            start,
-            length: (end - start) as u64,
-            silent: &never_silent,
-        },
-    )?;
+    check_take(&takes[0], &h.specs, &Expect::exact(start, end))?;
     Ok(())
 }

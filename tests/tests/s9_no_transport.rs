@@ -28,16 +28,7 @@ fn no_transport_still_aligns() -> anyhow::Result<()> {
     let specs: Vec<TrackSpec> = h.specs.clone();
     let mut shifted = take.clone();
     shifted.manifest["start_sample"] = serde_json::json!(start);
-    check_take(
-        &shifted,
-        &specs,
-        &Expect {
-            start,
-            length: (end - start) as u64,
-            silent: &never_silent,
-        },
-    )
-    .map_err(|e| {
+    check_take(&shifted, &specs, &Expect::exact(start, end)).map_err(|e| {
         e.context(format!(
             "plugin clock is {offset} samples from the host's count"
         ))

@@ -41,15 +41,7 @@ fn main() -> Result<()> {
         t.files().iter().any(|f| f.stem_name.starts_with(&prefix))
     })?;
     h.stop()?;
-    check_take(
-        &takes[0],
-        &h.specs,
-        &Expect {
-            start,
-            length: (end - start) as u64,
-            silent: &never_silent,
-        },
-    )?;
+    check_take(&takes[0], &h.specs, &Expect::exact(start, end))?;
     println!("TAKE {}", takes[0].dir.display());
     Ok(())
 }
