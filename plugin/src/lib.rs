@@ -29,6 +29,9 @@ pub struct StemTap {
     /// Last value of the `record` parameter seen in `process()`; a change arms or disarms
     /// the session.
     last_record: bool,
+    /// `params.state_loads` when `last_record` was taken: a state load since then means a
+    /// new `record` value came from the project, not from the user.
+    seen_state_loads: u32,
     /// Offline bounce: waiting for the writer is allowed instead of dropping.
     offline: bool,
 }
@@ -37,16 +40,14 @@ impl Default for StemTap {
     fn default() -> Self {
         let session = Session::global();
         let stream_settings = Arc::new(RwLock::new(StreamSettings::default()));
-        let params = Arc::new(StemTapParams::new(
-            stream_settings.clone(),
-            session.settings(),
-        ));
+        let params = Arc::new(StemTapParams::new(stream_settings.clone(), session.clone()));
         let stream = Arc::new(session.register(stream_settings));
         Self {
             params,
             stream,
             capture: None,
             last_record: false,
+            seen_state_loads: 0,
             offline: false,
         }
     }
@@ -103,10 +104,9 @@ impl Plugin for StemTap {
             buffer_config.max_buffer_size,
         ));
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
-        // A state load may have replaced the session settings.
-        self.stream.session().sync_settings();
         // Restoring a project saved while armed must not start recording by itself.
         self.last_record = self.params.record.value();
+        self.seen_state_loads = self.params.state_loads.load(Ordering::Acquire);
         true
     }
 
@@ -121,6 +121,12 @@ impl Plugin for StemTap {
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         let record = self.params.record.value();
+        let state_loads = self.params.state_loads.load(Ordering::Acquire);
+        if state_loads != self.seen_state_loads {
+            // A state was loaded while active (undo, preset): adopt its value, do not act on it.
+            self.seen_state_loads = state_loads;
+            self.last_record = record;
+        }
         if record != self.last_record {
             self.last_record = record;
             self.stream.session().set_armed(record);

@@ -16,6 +16,9 @@ use std::sync::Arc;
 /// so hosts that send 1- or 3-frame blocks cannot flood the stamp ring.
 pub const MIN_STAMP_FRAMES: u32 = 32;
 
+/// Largest timeline position magnitude accepted from a host, in samples.
+const MAX_POSITION: i64 = 1 << 53;
+
 /// Longest single stamp (merged tiny blocks never grow past it).
 const MAX_STAMP_FRAMES: u32 = 1 << 16;
 
@@ -108,7 +111,11 @@ impl Capture {
         offline: bool,
     ) {
         let mut done = 0usize;
-        let mut host_pos = transport.pos_samples;
+        // Positions beyond 2^53 samples (a thousand years) are garbage from a host or a
+        // fuzzer; clamping keeps all later arithmetic far from overflow.
+        let mut host_pos = transport
+            .pos_samples
+            .map(|p| p.clamp(-MAX_POSITION, MAX_POSITION));
         let mut beats = transport.pos_beats;
         // Hosts may send more than the announced maximum block; take it in pieces.
         while done < frames {

@@ -218,7 +218,8 @@ impl Session {
         }
     }
 
-    /// The settings every instance persists (the same `Arc` for all of them).
+    /// The session's settings. Change them with [`Session::set_settings`] or
+    /// [`Session::set_trigger`], which also update what the audio threads read.
     pub fn settings(&self) -> Arc<RwLock<SessionSettings>> {
         self.inner.settings.clone()
     }
@@ -234,15 +235,6 @@ impl Session {
 
     pub fn set_trigger(&self, trigger: TriggerMode) {
         self.inner.settings.write().trigger = trigger;
-        self.inner
-            .shared
-            .trigger
-            .store(trigger.to_u8(), Ordering::Relaxed);
-    }
-
-    /// Re-read the persisted settings into the audio thread's atomics (after a state load).
-    pub fn sync_settings(&self) {
-        let trigger = self.inner.settings.read().trigger;
         self.inner
             .shared
             .trigger
@@ -343,6 +335,29 @@ impl Session {
                 stats: s.stats.clone(),
             })
             .collect()
+    }
+
+    /// The tuning this session was created with. The GUI reads `ring_seconds` to tell a
+    /// stream's sample rate from its ring size (`StreamStats` does not carry the rate).
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Put a problem in the session's error list (the GUI's banner) from outside the writer,
+    /// e.g. the plugin glue. Not realtime-safe (locks, allocates).
+    pub fn report_error(&self, message: String) {
+        self.inner.status.lock().push_error(message);
+    }
+
+    /// Change some session settings in place (read-modify-write under one lock, so two
+    /// windows editing different settings at once do not undo each other).
+    pub fn update_settings(&self, update: impl FnOnce(&mut SessionSettings)) {
+        let mut settings = self.inner.settings.write();
+        update(&mut settings);
+        self.inner
+            .shared
+            .trigger
+            .store(settings.trigger.to_u8(), Ordering::Relaxed);
     }
 }
 

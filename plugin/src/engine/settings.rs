@@ -175,6 +175,9 @@ pub struct SessionSettings {
     pub format: SampleFormat,
 }
 
+/// Largest per-stream alignment offset accepted from saved state or the GUI: 10 s at 192 kHz.
+pub const MAX_OFFSET_SAMPLES: i64 = 1_920_000;
+
 /// Environment variable that overrides the output root.
 pub const OUTPUT_DIR_ENV: &str = "STEMTAP_OUTPUT_DIR";
 

@@ -23,7 +23,9 @@
 
 use super::manifest::{bar_beat, FileEntry, Manifest, FORMAT_VERSION};
 use super::session::{RingReader, SessionInner, StreamId, StreamStats};
-use super::settings::{resolve_output_root, ChannelMode, Role, SampleFormat, StreamSettings};
+use super::settings::{
+    resolve_output_root, ChannelMode, Role, SampleFormat, StreamSettings, MAX_OFFSET_SAMPLES,
+};
 use super::status::{TakeProgress, TakeSummary};
 use super::take::{create_take_folder, folder_timestamp, write_manifest, TakeNamer};
 use super::timeline::{classify, gap_is_locate, BlockStamp, Clock, Continuity, Expected};
@@ -222,7 +224,22 @@ impl Writer {
     pub fn run(mut self) {
         loop {
             let stopping = self.inner.stop.load(Ordering::Acquire);
-            self.poll(stopping);
+            // A bug here must not silently end recording for every instance in the process:
+            // report it, abandon the take (its files are finalized as far as they got), and
+            // keep serving.
+            let poll =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.poll(stopping)));
+            if let Err(panic) = poll {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                self.take = None;
+                self.inner.status.lock().push_error(format!(
+                    "Internal error in the disk writer ({what}); the current take was abandoned. Please report this."
+                ));
+            }
             if stopping {
                 break;
             }
@@ -249,13 +266,6 @@ impl Writer {
 
     fn sync_registry(&mut self) {
         let inner = self.inner.clone();
-        // Settings may have been replaced by a state load; mirror the trigger for the audio thread.
-        let trigger = inner.settings.read().trigger;
-        inner
-            .shared
-            .trigger
-            .store(trigger.to_u8(), Ordering::Relaxed);
-
         let mut registry = inner.registry.lock();
         for (order, entry) in registry.streams.iter_mut().enumerate() {
             let reader = match self.streams.iter_mut().position(|r| r.id == entry.id) {
@@ -311,9 +321,13 @@ impl Writer {
             let reader = &mut self.streams[i];
             while let Some((seq, mut stamp)) = reader.pop_stamp() {
                 reader.last_heard = now;
-                let offset = reader.settings.read().offset_samples;
+                let offset = reader
+                    .settings
+                    .read()
+                    .offset_samples
+                    .clamp(-MAX_OFFSET_SAMPLES, MAX_OFFSET_SAMPLES);
                 if stamp.clock == Clock::Host {
-                    stamp.pos += offset;
+                    stamp.pos = stamp.pos.saturating_add(offset);
                 }
                 let already_past_break = reader.has_break();
                 let mut starts_segment = false;
