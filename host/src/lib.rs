@@ -20,6 +20,7 @@ mod processor;
 mod rack;
 mod state;
 pub mod take;
+pub mod vst3;
 
 pub use clack_extensions::log::LogSeverity;
 pub use handlers::{is_audio_thread, mark_audio_thread, LogEntry};
