@@ -1,0 +1,66 @@
+//! Recent takes, newest first: name, length, file count, problems, and "Open folder".
+
+use super::{colors, units, FolderOpener, Snapshot};
+use crate::engine::status::TakeSummary;
+use egui::{Grid, RichText, Ui};
+
+/// GUI-local state of the list.
+#[derive(Debug, Default)]
+pub struct TakesState {
+    /// The last "Open folder" failure: (take name, error).
+    open_error: Option<(String, String)>,
+}
+
+/// A take's problems in words, or `None` when it is clean.
+pub fn problems(take: &TakeSummary) -> Option<String> {
+    let mut parts = Vec::new();
+    if take.dropped_frames > 0 {
+        parts.push(format!("{} frames dropped", take.dropped_frames));
+    }
+    match take.errors {
+        0 => {}
+        1 => parts.push("1 error".into()),
+        n => parts.push(format!("{n} errors")),
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+pub fn show(ui: &mut Ui, snap: &Snapshot, state: &mut TakesState, open_folder: &FolderOpener) {
+    ui.heading("Recent takes");
+    if snap.status.recent.is_empty() {
+        ui.weak("No takes yet.");
+        return;
+    }
+    Grid::new("recent takes")
+        .num_columns(5)
+        .striped(true)
+        .spacing([12.0, 4.0])
+        .show(ui, |ui| {
+            for title in ["Take", "Length", "Files", "Problems", ""] {
+                ui.label(RichText::new(title).strong());
+            }
+            ui.end_row();
+            for take in snap.status.recent.iter().rev() {
+                ui.label(&take.name);
+                ui.label(units::frames_clock(take.length_frames, take.sample_rate));
+                ui.label(take.files.to_string());
+                match problems(take) {
+                    Some(p) => ui.colored_label(colors::ERROR, p),
+                    None => ui.colored_label(colors::OK, "none"),
+                };
+                if ui
+                    .button("Open folder")
+                    .on_hover_text(take.folder.display().to_string())
+                    .clicked()
+                {
+                    state.open_error = open_folder(&take.folder)
+                        .err()
+                        .map(|e| (take.name.clone(), e));
+                }
+                ui.end_row();
+            }
+        });
+    if let Some((name, e)) = &state.open_error {
+        ui.colored_label(colors::ERROR, format!("Cannot open {name}: {e}"));
+    }
+}
