@@ -505,12 +505,12 @@ fn meters_decay_hold_and_latch_clips() {
 fn recording_time_follows_track_count_and_format() {
     let f = Fixture::new(&[Some("A"), Some("B"), Some("C")]);
     let streams = f.session.streams();
-    assert_eq!(stream_sample_rate(&streams[0], 10.0), Some(RATE));
+    assert_eq!(stream_sample_rate(&streams[0]), Some(RATE));
     // 3 stereo streams at 48 kHz, 4 bytes per sample.
-    let rate = bytes_per_second(&streams, SampleFormat::Float32, 10.0);
+    let rate = bytes_per_second(&streams, SampleFormat::Float32);
     assert_eq!(rate, 3 * 48_000 * 2 * 4);
     assert_eq!(
-        bytes_per_second(&streams, SampleFormat::Int16, 10.0),
+        bytes_per_second(&streams, SampleFormat::Int16),
         3 * 48_000 * 2 * 2
     );
     f.session.update_stream(streams[0].id, |s| {
@@ -518,7 +518,7 @@ fn recording_time_follows_track_count_and_format() {
     });
     let streams = f.session.streams();
     assert_eq!(
-        bytes_per_second(&streams, SampleFormat::Float32, 10.0),
+        bytes_per_second(&streams, SampleFormat::Float32),
         5 * 48_000 * 4
     );
     streams[2]
@@ -526,7 +526,7 @@ fn recording_time_follows_track_count_and_format() {
         .excluded
         .store(true, std::sync::atomic::Ordering::Relaxed);
     assert_eq!(
-        bytes_per_second(&streams, SampleFormat::Float32, 10.0),
+        bytes_per_second(&streams, SampleFormat::Float32),
         3 * 48_000 * 4
     );
     assert_eq!(recording_seconds(3 * 48_000 * 4 * 60, 3 * 48_000 * 4), 60.0);

@@ -514,3 +514,37 @@ fn offline_renders_wait_for_the_writer_instead_of_dropping() {
     );
     assert_every_file_exact(dir, m);
 }
+
+#[test]
+fn stats_publish_the_running_audio_configuration() {
+    use parking_lot::RwLock;
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::sync::Arc;
+    use stemtap::engine::{Session, StreamSettings};
+    let session = Arc::new(Session::new(EngineConfig::default()));
+    let stream = session.register(Arc::new(RwLock::new(StreamSettings::default())));
+    let stats = stream.stats().clone();
+    assert_eq!(
+        (
+            stats.sample_rate.load(Relaxed),
+            stats.input_channels.load(Relaxed)
+        ),
+        (0, 0)
+    );
+    let capture = stream.attach(96_000, 1, 512);
+    assert_eq!(
+        (
+            stats.sample_rate.load(Relaxed),
+            stats.input_channels.load(Relaxed)
+        ),
+        (96_000, 1)
+    );
+    drop(capture); // the host deactivated the instance
+    assert_eq!(
+        (
+            stats.sample_rate.load(Relaxed),
+            stats.input_channels.load(Relaxed)
+        ),
+        (0, 0)
+    );
+}

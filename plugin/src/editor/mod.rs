@@ -105,8 +105,6 @@ pub struct Snapshot {
     pub streams: Vec<StreamView>,
     /// Meter per stream, from the shared [`MeterBank`].
     pub meters: HashMap<StreamId, MeterState>,
-    /// The session's ring length in seconds (to tell sample rates from ring sizes).
-    pub ring_seconds: f32,
 }
 
 impl Snapshot {
@@ -183,7 +181,6 @@ impl SessionView {
             settings: self.session.settings().read().clone(),
             streams,
             meters,
-            ring_seconds: self.session.config().ring_seconds,
         }
     }
 

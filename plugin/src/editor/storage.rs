@@ -117,23 +117,28 @@ pub fn available_space(path: &Path) -> Option<u64> {
     fs4::available_space(existing_ancestor(path)?).ok()
 }
 
-/// A stream's sample rate, told from its ring: `StreamHandle::attach` sizes the ring to
-/// `ring_seconds` of audio. `None` before the host started audio on it.
-pub fn stream_sample_rate(stream: &StreamView, ring_seconds: f32) -> Option<u32> {
-    let frames = stream.stats.ring_capacity_frames.load(Ordering::Relaxed);
-    (frames > 0 && ring_seconds > 0.0).then(|| (frames as f64 / ring_seconds as f64).round() as u32)
+/// A stream's sample rate; `None` while the host has not started audio on it.
+pub fn stream_sample_rate(stream: &StreamView) -> Option<u32> {
+    let rate = stream.stats.sample_rate.load(Ordering::Relaxed);
+    (rate > 0).then_some(rate)
+}
+
+/// Channels the stream's file gets with its current input and channel mode (`None` while
+/// not running).
+pub fn file_channels(stream: &StreamView) -> Option<u16> {
+    let input = stream.stats.input_channels.load(Ordering::Relaxed) as u16;
+    (input > 0).then(|| stream.settings.channel_mode.file_channels(input))
 }
 
 /// Bytes per second a take writes: sample rate x file channels x bytes per sample, summed
-/// over the streams that would get a file (attached, record enable on). The input channel
-/// count is not published, so stereo input is assumed (an over-estimate for mono tracks).
-pub fn bytes_per_second(streams: &[StreamView], format: SampleFormat, ring_seconds: f32) -> u64 {
+/// over the streams that would get a file (running, record enable on).
+pub fn bytes_per_second(streams: &[StreamView], format: SampleFormat) -> u64 {
     streams
         .iter()
         .filter(|s| !s.stats.excluded.load(Ordering::Relaxed))
         .filter_map(|s| {
-            let rate = stream_sample_rate(s, ring_seconds)?;
-            let channels = s.settings.channel_mode.file_channels(2);
+            let rate = stream_sample_rate(s)?;
+            let channels = file_channels(s)?;
             Some(rate as u64 * channels as u64 * format.bytes_per_sample())
         })
         .sum()
@@ -318,11 +323,11 @@ fn space_estimate(ui: &mut Ui, snap: &Snapshot, state: &mut StorageState, root: 
         ui.weak("Unknown (no existing folder on the way)");
         return;
     };
-    let rate = bytes_per_second(&snap.streams, snap.settings.format, snap.ring_seconds);
+    let rate = bytes_per_second(&snap.streams, snap.settings.format);
     let tracks = snap
         .streams
         .iter()
-        .filter(|s| stream_sample_rate(s, snap.ring_seconds).is_some())
+        .filter(|s| stream_sample_rate(s).is_some())
         .filter(|s| !s.stats.excluded.load(Ordering::Relaxed))
         .count();
     let free_text = units::bytes(free);

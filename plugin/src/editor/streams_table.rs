@@ -5,7 +5,7 @@
 use super::meters::{self, MeterBank};
 use super::name_field::{NameField, Rename};
 use super::this_instance::{role_and_channels, use_track_name_button};
-use super::{colors, Phase, Snapshot};
+use super::{colors, storage, Phase, Snapshot};
 use crate::engine::{Session, StreamId, StreamView};
 use egui::{Color32, Frame, Grid, RichText, Stroke, Ui, Vec2};
 use parking_lot::Mutex;
@@ -35,7 +35,7 @@ pub struct TableState {
 /// A row's state, in words, and its colour.
 pub fn stream_state(stream: &StreamView, phase: Phase) -> (&'static str, Option<Color32>) {
     let stats = &stream.stats;
-    if stats.ring_capacity_frames.load(Ordering::Relaxed) == 0 {
+    if stats.sample_rate.load(Ordering::Relaxed) == 0 {
         ("not running", Some(colors::WARNING))
     } else if stats.excluded.load(Ordering::Relaxed) {
         ("off", None)
@@ -121,7 +121,10 @@ fn row(
         }
     });
     ui.label(s.settings.role.label());
-    ui.label(s.settings.channel_mode.label());
+    ui.label(match storage::file_channels(s) {
+        Some(n) => format!("{} ({n} ch)", s.settings.channel_mode.label()),
+        None => s.settings.channel_mode.label().to_string(),
+    });
     if meters::meter(ui, &snap.meter(s.id), ROW_METER_SIZE, &s.name).clicked() {
         meters.lock().reset_clip(&s.stats);
     }

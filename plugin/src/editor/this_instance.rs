@@ -140,7 +140,7 @@ pub fn show(
             "Record enable is off: this track is left out of takes.",
         );
     }
-    if stream.stats.ring_capacity_frames.load(Ordering::Relaxed) == 0 {
+    if stream.stats.sample_rate.load(Ordering::Relaxed) == 0 {
         ui.colored_label(
             colors::WARNING,
             "The host has not started audio on this track yet.",

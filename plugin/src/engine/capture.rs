@@ -286,6 +286,9 @@ impl Drop for Capture {
     /// Runs on the main thread (the plugin replaces its capture in `activate()`/`deactivate()`).
     fn drop(&mut self) {
         self.flush_pending();
+        // Not running until the next attach (which sets them again).
+        self.stats.sample_rate.store(0, Ordering::Relaxed);
+        self.stats.input_channels.store(0, Ordering::Relaxed);
         self.closed.store(true, Ordering::Release);
     }
 }

@@ -78,6 +78,10 @@ pub struct StreamStats {
     pub ring_fill_frames: AtomicU64,
     /// Ring capacity in frames (set on attach).
     pub ring_capacity_frames: AtomicU64,
+    /// Sample rate and input channels of the running audio configuration; 0 while the host
+    /// has not activated this instance (or deactivated it).
+    pub sample_rate: AtomicU32,
+    pub input_channels: AtomicU32,
     /// The instance's "Record enable" is off: it gets no file in takes that start now.
     pub excluded: AtomicBool,
 }
@@ -337,12 +341,6 @@ impl Session {
             .collect()
     }
 
-    /// The tuning this session was created with. The GUI reads `ring_seconds` to tell a
-    /// stream's sample rate from its ring size (`StreamStats` does not carry the rate).
-    pub fn config(&self) -> &EngineConfig {
-        &self.inner.config
-    }
-
     /// Put a problem in the session's error list (the GUI's banner) from outside the writer,
     /// e.g. the plugin glue. Not realtime-safe (locks, allocates).
     pub fn report_error(&self, message: String) {
@@ -432,6 +430,10 @@ impl StreamHandle {
         self.stats
             .ring_capacity_frames
             .store(ring_frames as u64, Ordering::Relaxed);
+        self.stats.sample_rate.store(sample_rate, Ordering::Relaxed);
+        self.stats
+            .input_channels
+            .store(channels as u32, Ordering::Relaxed);
 
         let mut registry = self.session.inner.registry.lock();
         if let Some(entry) = registry.streams.iter_mut().find(|s| s.id == self.id) {
