@@ -563,10 +563,12 @@ fn folder_checks() {
 
 #[test]
 fn phases() {
-    assert_eq!(Phase::of(false, false), Phase::Idle);
-    assert_eq!(Phase::of(true, false), Phase::Armed);
-    assert_eq!(Phase::of(true, true), Phase::Recording);
-    assert_eq!(Phase::of(false, true), Phase::Finishing);
+    assert_eq!(Phase::of(false, false, false), Phase::Idle);
+    assert_eq!(Phase::of(true, false, false), Phase::Armed);
+    assert_eq!(Phase::of(true, true, false), Phase::Recording);
+    assert_eq!(Phase::of(false, true, false), Phase::Finishing);
+    // Follow modes: still armed while the take that just ended is being closed.
+    assert_eq!(Phase::of(true, true, true), Phase::Finishing);
 }
 
 /// Rendered pictures, compared with `plugin/tests/snapshots/` (run with

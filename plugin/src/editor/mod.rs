@@ -85,12 +85,14 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub fn of(armed: bool, recording: bool) -> Phase {
+    /// `finishing`: the writer has seen the take's end (in Follow modes the session stays
+    /// armed while a take finishes).
+    pub fn of(armed: bool, recording: bool, finishing: bool) -> Phase {
         match (armed, recording) {
             (false, false) => Phase::Idle,
             (true, false) => Phase::Armed,
-            (true, true) => Phase::Recording,
-            (false, true) => Phase::Finishing,
+            (true, true) if !finishing => Phase::Recording,
+            (_, true) => Phase::Finishing,
         }
     }
 }
@@ -109,7 +111,12 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn phase(&self) -> Phase {
-        Phase::of(self.armed, self.status.current.is_some())
+        let current = self.status.current.as_ref();
+        Phase::of(
+            self.armed,
+            current.is_some(),
+            current.is_some_and(|t| t.finishing),
+        )
     }
 
     pub fn stream(&self, id: StreamId) -> Option<&StreamView> {

@@ -45,6 +45,9 @@ pub struct TakeProgress {
     /// Frames written so far (of the longest file).
     pub frames: u64,
     pub files: usize,
+    /// The take's end has been seen (disarm, transport stop, a jump); the writer is waiting
+    /// for every stream to reach it before it closes the files.
+    pub finishing: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -195,6 +195,8 @@ struct ActiveTake {
     files: Vec<TakeFile>,
     errors: Vec<String>,
     started: Instant,
+    /// An end for this take has been seen but is not final yet.
+    ending_seen: bool,
 }
 
 pub(crate) struct Writer {
@@ -581,6 +583,9 @@ impl Writer {
                     })
                 })
                 .min();
+            if let Some(take) = self.take.as_mut() {
+                take.ending_seen = take_end.is_some() || segment_end.is_some();
+            }
             let write_to = take_end.map_or(limit, |e| e.min(limit));
             self.write_all_until(write_to);
             match (take_end, segment_end) {
@@ -633,6 +638,7 @@ impl Writer {
             files: Vec::new(),
             errors: Vec::new(),
             started: Instant::now(),
+            ending_seen: false,
         };
         match create_take_folder(&root, &folder_timestamp(), self.takes_started) {
             Ok((dir, name)) => {
@@ -984,6 +990,7 @@ impl Writer {
                     .max()
                     .unwrap_or(0),
                 files: take.files.len(),
+                finishing: take.ending_seen,
             })
         });
     }
