@@ -128,7 +128,6 @@ fn an_unusable_output_folder_is_reported_and_the_next_take_works() {
 /// Runs in a child process whose files may not grow past 256 KiB (RLIMIT_FSIZE), the way a
 /// full disk stops one file: writes fail with an error instead of completing.
 #[test]
-#[ignore = "pending: the WAV writer must patch the header to the frames that reached the disk when a write fails"]
 fn a_file_that_cannot_be_written_is_finished_and_the_others_keep_recording() {
     if std::env::var_os("STEMTAP_FSIZE_CHILD").is_some() {
         return fsize_child();

@@ -1,0 +1,333 @@
+//! Writer throughput: encode and write stereo tracks the way the writer thread does (one
+//! 512-frame block per track in turn, a header checkpoint per track every second of audio,
+//! a new take every 60 s of audio), against
+//! - `raw`: the same number of bytes per track written with `write_all` in 64 KiB chunks
+//!   to the same disk (the limit for any writer going through the page cache), and
+//! - `hound`: the naive path, hound `write_sample` per sample (what `WavSink` did before).
+//!
+//! One criterion iteration is one second of audio for every track; takes continue across
+//! iterations, so the figures are the steady state of 60 s takes, file creation and
+//! finishing included. Checkpoints follow audio time (one per second of audio per file),
+//! which is what the writer does in real time and far more than wall-clock checkpoints
+//! would give a faster-than-real-time benchmark.
+//!
+//! `cargo bench -p stemtap --bench writer` (`STEMTAP_BENCH_QUICK=1` for a short run).
+
+mod common;
+
+use common::Timings;
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use stemtap::engine::wav::{to_i24, SinkSpec, WavSink, MAX_WAV_DATA_BYTES};
+use stemtap::engine::SampleFormat;
+
+const RATE: usize = 48_000;
+const CHANNELS: usize = 2;
+const BLOCK: usize = 512;
+const TAKE_SECONDS: usize = 60;
+const RAW_CHUNK: usize = 64 * 1024;
+
+/// One way of getting `tracks` stereo files onto the disk.
+trait Target {
+    fn open(&mut self, dir: &Path, tracks: usize, format: SampleFormat);
+    fn block(&mut self, track: usize, samples: &[f32]);
+    /// Called once per second of audio with the audio-time clock.
+    fn checkpoint(&mut self, now: Instant);
+    fn close(&mut self);
+}
+
+#[derive(Default)]
+struct Raw {
+    files: Vec<(File, usize)>,
+    bytes_per_sample: usize,
+    chunk: Vec<u8>,
+}
+
+impl Target for Raw {
+    fn open(&mut self, dir: &Path, tracks: usize, format: SampleFormat) {
+        self.bytes_per_sample = format.bytes_per_sample() as usize;
+        // Encoded noise: the content does not matter to the disk, the amount does.
+        self.chunk = common::noise(RAW_CHUNK / 4, 9)
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        self.files = (0..tracks)
+            .map(|t| (File::create(dir.join(format!("{t}.raw"))).unwrap(), 0))
+            .collect();
+    }
+    fn block(&mut self, track: usize, samples: &[f32]) {
+        let (file, owed) = &mut self.files[track];
+        *owed += samples.len() * self.bytes_per_sample;
+        while *owed >= RAW_CHUNK {
+            file.write_all(&self.chunk).unwrap();
+            *owed -= RAW_CHUNK;
+        }
+    }
+    fn checkpoint(&mut self, _now: Instant) {}
+    fn close(&mut self) {
+        for (mut file, owed) in self.files.drain(..) {
+            file.write_all(&self.chunk[..owed]).unwrap();
+        }
+    }
+}
+
+#[derive(Default)]
+struct StemTap {
+    sinks: Vec<WavSink>,
+}
+
+impl Target for StemTap {
+    fn open(&mut self, dir: &Path, tracks: usize, format: SampleFormat) {
+        self.sinks = (0..tracks)
+            .map(|t| {
+                WavSink::create(SinkSpec {
+                    take_dir: dir.to_path_buf(),
+                    rel_base: format!("Track {t}"),
+                    channels: CHANNELS as u16,
+                    sample_rate: RATE as u32,
+                    format,
+                    max_data_bytes: MAX_WAV_DATA_BYTES,
+                })
+                .unwrap()
+            })
+            .collect();
+    }
+    fn block(&mut self, track: usize, samples: &[f32]) {
+        self.sinks[track].write(samples);
+    }
+    fn checkpoint(&mut self, now: Instant) {
+        for sink in &mut self.sinks {
+            sink.checkpoint_if_due(now);
+        }
+    }
+    fn close(&mut self) {
+        for mut sink in self.sinks.drain(..) {
+            sink.finish();
+            assert!(sink.error.is_none(), "{:?}", sink.error);
+        }
+    }
+}
+
+#[derive(Default)]
+struct Hound {
+    writers: Vec<hound::WavWriter<BufWriter<File>>>,
+    format: SampleFormat,
+}
+
+impl Target for Hound {
+    fn open(&mut self, dir: &Path, tracks: usize, format: SampleFormat) {
+        self.format = format;
+        let (bits, sample_format) = match format {
+            SampleFormat::Float32 => (32, hound::SampleFormat::Float),
+            SampleFormat::Int24 => (24, hound::SampleFormat::Int),
+            SampleFormat::Int16 => (16, hound::SampleFormat::Int),
+        };
+        let spec = hound::WavSpec {
+            channels: CHANNELS as u16,
+            sample_rate: RATE as u32,
+            bits_per_sample: bits,
+            sample_format,
+        };
+        self.writers = (0..tracks)
+            .map(|t| hound::WavWriter::create(dir.join(format!("{t}.wav")), spec).unwrap())
+            .collect();
+    }
+    fn block(&mut self, track: usize, samples: &[f32]) {
+        let w = &mut self.writers[track];
+        match self.format {
+            SampleFormat::Float32 => samples.iter().for_each(|&x| w.write_sample(x).unwrap()),
+            _ => samples
+                .iter()
+                .for_each(|&x| w.write_sample(to_i24(x)).unwrap()),
+        }
+    }
+    fn checkpoint(&mut self, _now: Instant) {
+        for w in &mut self.writers {
+            w.flush().unwrap();
+        }
+    }
+    fn close(&mut self) {
+        for w in self.writers.drain(..) {
+            w.finalize().unwrap();
+        }
+    }
+}
+
+/// Drives a target through takes, one second of audio per `second()`.
+struct Driver<T: Target> {
+    target: T,
+    tracks: usize,
+    format: SampleFormat,
+    source: Vec<f32>,
+    dir: Option<tempfile::TempDir>,
+    seconds_in_take: usize,
+    take_clock: Instant,
+    blocks: usize,
+}
+
+impl<T: Target> Driver<T> {
+    fn new(target: T, tracks: usize, format: SampleFormat) -> Self {
+        Self {
+            target,
+            tracks,
+            format,
+            source: common::noise(2 * RATE * CHANNELS, 3),
+            dir: None,
+            seconds_in_take: 0,
+            take_clock: Instant::now(),
+            blocks: 0,
+        }
+    }
+
+    /// Not timed: remove the last take's files.
+    fn cleanup(&mut self) {
+        if self.dir.is_none() {
+            return;
+        }
+        self.target.close();
+        self.dir = None;
+    }
+
+    /// Timed part: one second of audio for every track. Returns time spent outside
+    /// `cleanup` (which callers do not time).
+    fn second(&mut self) -> Duration {
+        let mut untimed = Duration::ZERO;
+        let start = Instant::now();
+        if self.seconds_in_take == TAKE_SECONDS {
+            self.target.close();
+            let t = Instant::now();
+            self.dir = None; // deleting 60 s of files is not the writer's work
+            untimed += t.elapsed();
+            self.seconds_in_take = 0;
+        }
+        if self.dir.is_none() {
+            let dir = common::scratch_dir("writer-");
+            self.target.open(dir.path(), self.tracks, self.format);
+            self.dir = Some(dir);
+            self.take_clock = Instant::now();
+        }
+        let frames_per_second = RATE;
+        let mut done = 0;
+        while done < frames_per_second {
+            let n = BLOCK.min(frames_per_second - done);
+            for t in 0..self.tracks {
+                let span = self.source.len() - BLOCK * CHANNELS;
+                let at = ((self.blocks * BLOCK + t * 37) * CHANNELS) % span;
+                self.target.block(t, &self.source[at..at + n * CHANNELS]);
+            }
+            self.blocks += 1;
+            done += n;
+        }
+        self.seconds_in_take += 1;
+        self.target
+            .checkpoint(self.take_clock + Duration::from_secs(self.seconds_in_take as u64));
+        start.elapsed() - untimed
+    }
+}
+
+struct Row {
+    format: SampleFormat,
+    tracks: usize,
+    raw: (f64, f64),
+    stemtap: (f64, f64),
+    hound: (f64, f64),
+}
+
+fn run<T: Target>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    target: T,
+    tracks: usize,
+    format: SampleFormat,
+    samples: usize,
+) -> (f64, f64) {
+    let timings = Timings::default();
+    let mut driver = Driver::new(target, tracks, format);
+    common::sync_disk();
+    group.bench_function(BenchmarkId::new(name, tracks), |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                elapsed += driver.second();
+            }
+            timings.record(iters, elapsed);
+            elapsed
+        })
+    });
+    driver.cleanup();
+    (timings.median_ns(samples), timings.spread(samples))
+}
+
+fn main() {
+    let quick = common::quick();
+    let samples = 10;
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(if quick { 300 } else { 1000 }))
+        .measurement_time(Duration::from_secs(if quick { 1 } else { 4 }))
+        .sample_size(samples)
+        .configure_from_args();
+    let mut rows = Vec::new();
+    for format in [SampleFormat::Float32, SampleFormat::Int24] {
+        for tracks in [1usize, 16, 64, 256] {
+            let mut group = c.benchmark_group(format!("writer/{format:?}"));
+            let bytes = tracks * RATE * CHANNELS * format.bytes_per_sample() as usize;
+            group
+                .throughput(Throughput::Bytes(bytes as u64))
+                .sampling_mode(SamplingMode::Flat);
+            let raw = run(&mut group, "raw", Raw::default(), tracks, format, samples);
+            let stemtap = run(
+                &mut group,
+                "stemtap",
+                StemTap::default(),
+                tracks,
+                format,
+                samples,
+            );
+            let hound = run(
+                &mut group,
+                "hound",
+                Hound::default(),
+                tracks,
+                format,
+                samples,
+            );
+            group.finish();
+            rows.push(Row {
+                format,
+                tracks,
+                raw,
+                stemtap,
+                hound,
+            });
+        }
+    }
+    c.final_summary();
+
+    let mut text = String::from(
+        "| format | tracks | raw MB/s | stemtap MB/s | hound MB/s | stemtap / raw | hound / raw |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in &rows {
+        let bytes = (r.tracks * RATE * CHANNELS) as f64 * r.format.bytes_per_sample() as f64;
+        let mbs = |ns: f64| bytes / ns * 1e3;
+        text += &format!(
+            "| {:?} | {} | {:.0} (±{:.0}%) | {:.0} (±{:.0}%) | {:.0} (±{:.0}%) | **{:.2}x** | {:.2}x |\n",
+            r.format,
+            r.tracks,
+            mbs(r.raw.0),
+            r.raw.1 * 50.0,
+            mbs(r.stemtap.0),
+            r.stemtap.1 * 50.0,
+            mbs(r.hound.0),
+            r.hound.1 * 50.0,
+            r.raw.0 / r.stemtap.0,
+            r.raw.0 / r.hound.0,
+        );
+    }
+    text += "\n(MB/s of WAV data, 10^6 bytes; ± is half the min-max spread of the samples. \
+             A track is stereo 48 kHz; one iteration is one second of audio for every track.)\n";
+    common::report("writer", &text);
+}
