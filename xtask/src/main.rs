@@ -18,8 +18,8 @@ fn main() -> Result<()> {
 }
 
 fn install(args: &[String]) -> Result<()> {
-    let mut clap_dir = default_clap_dir();
-    let mut vst3_dir = default_vst3_dir();
+    let mut clap_dir = default_dir("CLAP");
+    let mut vst3_dir = default_dir("VST3");
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -74,34 +74,20 @@ fn copy_replacing(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Per-user plugin folders, as the CLAP and VST3 specifications name them.
-fn default_clap_dir() -> Option<PathBuf> {
+/// The per-user plugin folder for `format` ("CLAP" or "VST3"), as the CLAP and VST3
+/// specifications name them.
+fn default_dir(format: &str) -> Option<PathBuf> {
     if cfg!(target_os = "windows") {
         std::env::var_os("LOCALAPPDATA").map(|d| {
             PathBuf::from(d)
                 .join("Programs")
                 .join("Common")
-                .join("CLAP")
+                .join(format)
         })
     } else if cfg!(target_os = "macos") {
-        home().map(|h| h.join("Library/Audio/Plug-Ins/CLAP"))
+        home().map(|h| h.join("Library/Audio/Plug-Ins").join(format))
     } else {
-        home().map(|h| h.join(".clap"))
-    }
-}
-
-fn default_vst3_dir() -> Option<PathBuf> {
-    if cfg!(target_os = "windows") {
-        std::env::var_os("LOCALAPPDATA").map(|d| {
-            PathBuf::from(d)
-                .join("Programs")
-                .join("Common")
-                .join("VST3")
-        })
-    } else if cfg!(target_os = "macos") {
-        home().map(|h| h.join("Library/Audio/Plug-Ins/VST3"))
-    } else {
-        home().map(|h| h.join(".vst3"))
+        home().map(|h| h.join(format!(".{}", format.to_lowercase())))
     }
 }
 
