@@ -423,9 +423,10 @@ impl StreamHandle {
             .max(4 * max_block as usize);
         let (mut frames_tx, mut frames_rx) =
             HeapRb::<f32>::new(ring_frames * channels as usize).split();
-        prefault(&mut frames_tx, &mut frames_rx);
+        prefault(&mut frames_tx, &mut frames_rx, 0.0);
         let stamp_slots = ring_frames / MIN_STAMP_FRAMES as usize + 64;
-        let (stamps_tx, stamps_rx) = HeapRb::<BlockStamp>::new(stamp_slots).split();
+        let (mut stamps_tx, mut stamps_rx) = HeapRb::<BlockStamp>::new(stamp_slots).split();
+        prefault(&mut stamps_tx, &mut stamps_rx, BlockStamp::UNUSED);
         let closed = Arc::new(AtomicBool::new(false));
         self.stats
             .ring_capacity_frames
@@ -468,14 +469,9 @@ impl Drop for StreamHandle {
 }
 
 /// Write and discard the whole ring once, so its pages are resident before the audio thread
-/// touches them.
-fn prefault(tx: &mut ringbuf::HeapProd<f32>, rx: &mut HeapCons<f32>) {
-    let zeros = [0.0f32; 4096];
-    loop {
-        let pushed = tx.push_slice(&zeros);
-        if pushed == 0 {
-            break;
-        }
-    }
+/// touches them (a first touch is a page fault: a syscall's worth of time on the audio path).
+fn prefault<T: Copy>(tx: &mut ringbuf::HeapProd<T>, rx: &mut HeapCons<T>, fill: T) {
+    let chunk = [fill; 256];
+    while tx.push_slice(&chunk) > 0 {}
     rx.clear();
 }

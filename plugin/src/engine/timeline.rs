@@ -40,6 +40,20 @@ pub struct BlockStamp {
 }
 
 impl BlockStamp {
+    /// A placeholder value (used to touch ring memory before use); never sent.
+    pub const UNUSED: BlockStamp = BlockStamp {
+        clock: Clock::Free,
+        pos: 0,
+        frames: 0,
+        channels: 0,
+        sample_rate: 0,
+        wants_record: false,
+        dropped_before: 0,
+        tempo: 0.0,
+        beats: 0.0,
+        time_sig: (0, 0),
+    };
+
     pub fn end(&self) -> i64 {
         self.pos + self.frames as i64
     }
