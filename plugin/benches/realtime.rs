@@ -98,6 +98,17 @@ fn newest_manifest(root: &Path) -> Option<(PathBuf, Manifest)> {
         .max_by_key(|(d, _)| d.clone())
 }
 
+/// Run one trial, print its table row and append it to `text`, then let the disk settle
+/// before the next trial.
+fn run_and_report(trial: &Trial, text: &mut String) -> Outcome {
+    let o = run_trial(trial);
+    let line = row(trial, &o);
+    print!("{line}");
+    *text += &line;
+    common::sync_disk();
+    o
+}
+
 fn run_trial(t: &Trial) -> Outcome {
     let dir = common::scratch_dir("realtime-");
     common::reset_peak_rss();
@@ -402,11 +413,7 @@ fn scale(quick: bool) {
                 format: SampleFormat::Float32,
                 stall: None,
             };
-            let o = run_trial(&trial);
-            let line = row(&trial, &o);
-            print!("{line}");
-            text += &line;
-            common::sync_disk();
+            let o = run_and_report(&trial, &mut text);
             if keeps_up(&o) {
                 largest = Some(n);
             } else {
@@ -472,11 +479,7 @@ fn finish(quick: bool) {
             format: SampleFormat::Float32,
             stall: None,
         };
-        let o = run_trial(&trial);
-        let line = row(&trial, &o);
-        print!("{line}");
-        text += &line;
-        common::sync_disk();
+        run_and_report(&trial, &mut text);
     }
     common::report("realtime-finish", &text);
 }
