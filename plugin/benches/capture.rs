@@ -9,142 +9,11 @@ mod common;
 use common::Timings;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use parking_lot::RwLock;
-use ringbuf::traits::{Consumer, Observer, Split};
 use std::hint::black_box;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stemtap::engine::{EngineConfig, Session, StreamSettings, TransportInfo};
-
-/// What `Capture::capture` does per block apart from stamp bookkeeping (stamps of
-/// contiguous blocks merge, so they cost nothing here), written three ways, to show where
-/// its time goes and what a rework of `capture.rs` could gain. Not the engine's code.
-mod kernel {
-    use ringbuf::traits::{Observer, Producer, Raw};
-    use ringbuf::HeapProd;
-    use std::mem::MaybeUninit;
-    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-
-    #[derive(Default)]
-    pub struct Meters {
-        peaks: [AtomicU32; 2],
-        fill: AtomicU64,
-    }
-
-    impl Meters {
-        fn note(&self, c: usize, bits: u32) {
-            self.peaks[c.min(1)].fetch_max(bits, Ordering::Relaxed);
-        }
-    }
-
-    /// As in capture.rs today: indexed interleave into the scratch buffer with an `f32::max`
-    /// peak per sample, then `push_slice` into the ring.
-    pub fn current(
-        input: &[Vec<f32>],
-        frames: usize,
-        scratch: &mut [f32],
-        ring: &mut HeapProd<f32>,
-        m: &Meters,
-    ) {
-        let ch = input.len();
-        for (c, src) in input.iter().enumerate() {
-            let mut peak = 0.0f32;
-            for (i, &x) in src[..frames].iter().enumerate() {
-                scratch[i * ch + c] = x;
-                peak = peak.max(x.abs());
-            }
-            m.note(c, peak.to_bits());
-        }
-        ring.push_slice(&scratch[..frames * ch]);
-        m.fill.store(ring.occupied_len() as u64, Ordering::Relaxed);
-    }
-
-    /// Peak on the bit patterns (`abs` bits order like the values; NaN ignored), which
-    /// vectorizes; interleave by iterators (no bounds checks).
-    fn peak_bits(src: &[f32]) -> u32 {
-        src.iter().fold(0u32, |m, &x| {
-            let a = x.to_bits() & 0x7fff_ffff;
-            m.max(if a > 0x7f80_0000 { 0 } else { a })
-        })
-    }
-
-    fn interleave(input: &[Vec<f32>], from: usize, frames: usize, out: &mut [MaybeUninit<f32>]) {
-        let ch = input.len();
-        if frames == 0 {
-            return;
-        }
-        match ch {
-            1 => {
-                for (o, &x) in out.iter_mut().zip(&input[0][from..from + frames]) {
-                    o.write(x);
-                }
-            }
-            2 => {
-                let (l, r) = (
-                    &input[0][from..from + frames],
-                    &input[1][from..from + frames],
-                );
-                for ((o, &l), &r) in out.chunks_exact_mut(2).zip(l).zip(r) {
-                    o[0].write(l);
-                    o[1].write(r);
-                }
-            }
-            _ => {
-                for (c, src) in input.iter().enumerate() {
-                    for (o, &x) in out[c..]
-                        .iter_mut()
-                        .step_by(ch)
-                        .zip(&src[from..from + frames])
-                    {
-                        o.write(x);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Vectorized peak and iterator interleave into scratch, then `push_slice`.
-    pub fn bits_scratch(
-        input: &[Vec<f32>],
-        frames: usize,
-        scratch: &mut [MaybeUninit<f32>],
-        ring: &mut HeapProd<f32>,
-        m: &Meters,
-    ) {
-        let ch = input.len();
-        for (c, src) in input.iter().enumerate() {
-            m.note(c, peak_bits(&src[..frames]));
-        }
-        interleave(input, 0, frames, &mut scratch[..frames * ch]);
-        // SAFETY: interleave initialized all frames * ch samples.
-        let done: &[f32] =
-            unsafe { std::slice::from_raw_parts(scratch.as_ptr().cast(), frames * ch) };
-        ring.push_slice(done);
-        m.fill.store(ring.occupied_len() as u64, Ordering::Relaxed);
-    }
-
-    /// Vectorized peak, interleave straight into the ring's free space (no scratch copy).
-    pub fn bits_direct(input: &[Vec<f32>], frames: usize, ring: &mut HeapProd<f32>, m: &Meters) {
-        let ch = input.len();
-        for (c, src) in input.iter().enumerate() {
-            m.note(c, peak_bits(&src[..frames]));
-        }
-        let (a, b) = ring.vacant_slices_mut();
-        // The ring holds whole frames and is pushed whole blocks, so its wrap point falls
-        // between frames.
-        let first = (a.len() / ch).min(frames);
-        interleave(input, 0, first, &mut a[..first * ch]);
-        interleave(
-            input,
-            first,
-            frames - first,
-            &mut b[..(frames - first) * ch],
-        );
-        // SAFETY: frames * ch samples were initialized above, in order.
-        unsafe { ring.advance_write_index(frames * ch) };
-        m.fill.store(ring.occupied_len() as u64, Ordering::Relaxed);
-    }
-}
 
 const RATE: u32 = 48_000;
 const CHANNELS: [u16; 3] = [1, 2, 8];
@@ -166,8 +35,6 @@ struct Row {
     frames: usize,
     copy: (f64, f64),
     capture: (f64, f64),
-    /// Median ns/block of the kernels: current, bits_scratch, bits_direct.
-    kernels: [f64; 3],
 }
 
 fn main() {
@@ -181,7 +48,7 @@ fn main() {
 
     // A private session with the plugin's default 10 s rings. It stays disarmed, so its
     // writer discards everything older than its holdback: the ring never fills as long as
-    // the benchmark gives the writer a poll when the ring is half full (not timed).
+    // the benchmark waits for the writer's poll when the ring is half full (not timed).
     let session = Arc::new(Session::new(EngineConfig::default()));
     let mut rows = Vec::new();
     for &channels in &CHANNELS {
@@ -232,9 +99,19 @@ fn main() {
                     for _ in 0..iters {
                         if stats.ring_fill_frames.load(Ordering::Relaxed) as usize > ring_frames / 2
                         {
-                            // Not timed: let the writer discard (it polls every 5 ms).
+                            // Not timed: wait for the writer to discard (it polls every
+                            // 5 ms). Spinning, not sleeping: a core woken from sleep starts
+                            // with cold caches, which the copy baseline never pays.
                             timed += start.elapsed();
-                            std::thread::sleep(Duration::from_millis(15));
+                            let deadline = Instant::now() + Duration::from_secs(5);
+                            while stats.ring_fill_frames.load(Ordering::Relaxed) as usize
+                                > ring_frames / 4
+                            {
+                                assert!(Instant::now() < deadline, "the writer stopped draining");
+                                std::hint::spin_loop();
+                                // A block of no frames only refreshes the fill figure.
+                                capture.capture(&input, 0, &transport(pos), false);
+                            }
                             start = Instant::now();
                         }
                         capture.capture(black_box(&input), frames, &transport(pos), false);
@@ -246,48 +123,6 @@ fn main() {
                 })
             });
 
-            // The kernels on a ring of the same size, drained (not timed) when half full.
-            let mut kernel_t = Vec::new();
-            for variant in ["current", "bits_scratch", "bits_direct"] {
-                let (mut prod, mut cons) =
-                    ringbuf::HeapRb::<f32>::new(ring_frames * channels as usize).split();
-                let mut scratch = vec![0.0f32; frames * channels as usize];
-                let mut uninit =
-                    vec![std::mem::MaybeUninit::<f32>::new(0.0); frames * channels as usize];
-                let meters = kernel::Meters::default();
-                let t = Timings::default();
-                group.bench_function(BenchmarkId::new(format!("kernel_{variant}"), frames), |b| {
-                    b.iter_custom(|iters| {
-                        let mut timed = Duration::ZERO;
-                        let mut start = Instant::now();
-                        for _ in 0..iters {
-                            if prod.vacant_len() < ring_frames * channels as usize / 2 {
-                                timed += start.elapsed();
-                                cons.clear();
-                                start = Instant::now();
-                            }
-                            let input = black_box(&input);
-                            match variant {
-                                "current" => {
-                                    kernel::current(input, frames, &mut scratch, &mut prod, &meters)
-                                }
-                                "bits_scratch" => kernel::bits_scratch(
-                                    input,
-                                    frames,
-                                    &mut uninit,
-                                    &mut prod,
-                                    &meters,
-                                ),
-                                _ => kernel::bits_direct(input, frames, &mut prod, &meters),
-                            }
-                        }
-                        timed += start.elapsed();
-                        t.record(iters, timed);
-                        timed
-                    })
-                });
-                kernel_t.push(t);
-            }
             group.finish();
             let dropped = stats.dropped_frames.load(Ordering::Relaxed);
             assert_eq!(
@@ -301,7 +136,6 @@ fn main() {
                 frames,
                 copy: (copy_t.median_ns(samples), copy_t.spread(samples)),
                 capture: (capture_t.median_ns(samples), capture_t.spread(samples)),
-                kernels: [0, 1, 2].map(|i| kernel_t[i].median_ns(samples)),
             });
         }
     }
@@ -325,20 +159,6 @@ fn main() {
             r.capture.0 / r.copy.0,
         );
     }
-    text += "\n(± is half the min-max spread of the measurement samples.)\n\n\
-             Kernels (benches/capture.rs `mod kernel`, same ring size, ratio to the same copy):\n\n\
-             | channels | frames | current ns | current / copy | bits_scratch / copy | bits_direct / copy |\n\
-             |---:|---:|---:|---:|---:|---:|\n";
-    for r in &rows {
-        text += &format!(
-            "| {} | {} | {:.0} | {:.2}x | {:.2}x | **{:.2}x** |\n",
-            r.channels,
-            r.frames,
-            r.kernels[0],
-            r.kernels[0] / r.copy.0,
-            r.kernels[1] / r.copy.0,
-            r.kernels[2] / r.copy.0,
-        );
-    }
+    text += "\n(± is half the min-max spread of the measurement samples.)\n";
     common::report("capture", &text);
 }

@@ -5,9 +5,10 @@
 //! is correct), makes a syscall or logs. It never decides whether a block is recorded: it
 //! only says where the block is and what it saw; the writer decides from the stamps.
 
+use super::interleave::interleave_with_peaks;
 use super::session::{SessionShared, StreamStats};
 use super::timeline::{BlockStamp, Clock};
-use ringbuf::traits::{Observer, Producer};
+use ringbuf::traits::{Observer, Producer, Raw};
 use ringbuf::HeapProd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -48,8 +49,6 @@ pub struct Capture {
     to_writer_stamps: HeapProd<BlockStamp>,
     /// Set when this capture is dropped, so the writer knows no more stamps will come.
     closed: Arc<AtomicBool>,
-    /// Interleaving buffer, `max_block * channels` samples, allocated up front.
-    scratch: Vec<f32>,
     /// The latest stamp, held back while tiny contiguous blocks are merged into it.
     pending: Option<BlockStamp>,
     /// Frames dropped since the last stamp that was accepted.
@@ -80,7 +79,6 @@ impl Capture {
             to_writer_frames,
             to_writer_stamps,
             closed,
-            scratch: vec![0.0; max_block as usize * channels as usize],
             pending: None,
             dropped_since_stamp: 0,
             free_next: None,
@@ -191,9 +189,7 @@ impl Capture {
             return;
         }
 
-        self.interleave_and_meter(input, offset, frames);
-        let pushed = self.to_writer_frames.push_slice(&self.scratch[..samples]);
-        debug_assert_eq!(pushed, samples, "vacant_len was checked");
+        self.push_and_meter(input, offset, frames);
 
         if merges {
             if let Some(p) = self.pending.as_mut() {
@@ -237,25 +233,25 @@ impl Capture {
         pos
     }
 
-    fn interleave_and_meter<C: AsRef<[f32]>>(&mut self, input: &[C], offset: usize, frames: usize) {
+    /// Interleave the block straight into the ring's free space (checked above) and meter it.
+    fn push_and_meter<C: AsRef<[f32]>>(&mut self, input: &[C], offset: usize, frames: usize) {
         let ch = self.channels as usize;
-        for c in 0..ch {
-            let mut peak = 0.0f32;
-            match input.get(c).map(|s| &s.as_ref()[offset..offset + frames]) {
-                Some(src) => {
-                    for (i, &x) in src.iter().enumerate() {
-                        self.scratch[i * ch + c] = x;
-                        peak = peak.max(x.abs());
-                    }
-                }
-                None => {
-                    for i in 0..frames {
-                        self.scratch[i * ch + c] = 0.0;
-                    }
-                }
-            }
-            self.stats.note_peak(c, peak);
-        }
+        let (first, second) = self.to_writer_frames.vacant_slices_mut();
+        // The ring holds whole frames and only whole frames are pushed or popped, so its
+        // wrap point falls between two frames.
+        debug_assert!(first.len().is_multiple_of(ch));
+        let in_first = (first.len() / ch).min(frames);
+        let a = interleave_with_peaks(input, offset, ch, &mut first[..in_first * ch]);
+        let b = interleave_with_peaks(
+            input,
+            offset + in_first,
+            ch,
+            &mut second[..(frames - in_first) * ch],
+        );
+        // SAFETY: the two calls above initialized the first `frames * ch` vacant samples.
+        unsafe { self.to_writer_frames.advance_write_index(frames * ch) };
+        self.stats.note_peak(0, a[0].max(b[0]));
+        self.stats.note_peak(1, a[1].max(b[1]));
     }
 
     fn flush_pending(&mut self) {

@@ -2,9 +2,10 @@
 //! its own.
 //!
 //! # The realtime boundary
-//! Only [`capture`] runs on audio threads ([`Capture::capture`]); it touches atomics and its
-//! own ring producers, nothing else. Everything else here runs on the main thread, the GUI
-//! thread or the writer thread ([`writer`]), and may lock, allocate and do I/O.
+//! Only [`capture`] runs on audio threads ([`Capture::capture`], with its per-sample loop in
+//! `interleave`); it touches atomics and its own ring producers, nothing else. Everything
+//! else here runs on the main thread, the GUI thread or the writer thread ([`writer`]), and
+//! may lock, allocate and do I/O.
 //!
 //! # Data flow
 //! ```text
@@ -16,6 +17,7 @@
 //! ```
 
 pub mod capture;
+mod interleave;
 pub mod manifest;
 pub mod names;
 pub mod session;

@@ -88,10 +88,14 @@ pub struct StreamStats {
 
 impl StreamStats {
     /// Realtime-safe. For non-negative floats the bit patterns order like the values, so an
-    /// integer `fetch_max` keeps the float maximum.
+    /// integer `fetch_max` keeps the float maximum. Most blocks do not raise the held peak;
+    /// they only read it (a read-modify-write costs several times a load).
     pub(crate) fn note_peak(&self, channel: usize, peak: f32) {
         if let Some(slot) = self.peak_bits.get(channel.min(1)) {
-            slot.fetch_max(peak.to_bits(), Ordering::Relaxed);
+            let bits = peak.to_bits();
+            if bits > slot.load(Ordering::Relaxed) {
+                slot.fetch_max(bits, Ordering::Relaxed);
+            }
         }
     }
 
