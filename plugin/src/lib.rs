@@ -77,7 +77,7 @@ impl Plugin for StemTap {
 
     type SysExMessage = ();
     type BackgroundTask = ();
-    type Editor = nice_plug_egui::EguiEditor<editor::StemTapApp>;
+    type Editor = editor::StemTapEditor;
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()

@@ -41,7 +41,11 @@ struct Fixture {
 impl Fixture {
     /// Instances named by the host (`None`: no track name).
     fn new(track_names: &[Option<&str>]) -> Fixture {
-        let session = Arc::new(Session::new(EngineConfig::default()));
+        Fixture::with_config(track_names, EngineConfig::default())
+    }
+
+    fn with_config(track_names: &[Option<&str>], config: EngineConfig) -> Fixture {
+        let session = Arc::new(Session::new(config));
         let dir = tempfile::tempdir().unwrap();
         session.set_settings(SessionSettings {
             output_root: Some(dir.path().to_path_buf()),
@@ -160,7 +164,10 @@ fn the_table_lists_every_instance_with_its_state() {
         h.get_by_label(name);
         h.get_by_label(&format!("{name} meter"));
     }
-    h.get_by_label("77");
+    // Dropped frames are per take; before the first take there is no figure (the 77 frames
+    // dropped while no take ran are on hover only).
+    assert_eq!(h.query_all_by_label("–").count(), 3);
+    assert!(h.query_by_label("77").is_none());
     assert_eq!(h.query_all_by_label("idle").count(), 3);
     assert_eq!(h.query_all_by_label("0%").count(), 3, "ring fill per row");
 }
@@ -318,6 +325,238 @@ fn errors_stay_in_a_banner_until_acknowledged() {
         .query_by_label_contains("Cannot create a take folder")
         .is_none());
     drop(capture);
+}
+
+/// Frames per block the dropout takes feed, and the ring they overrun (seconds of audio): a
+/// ring this size gives the writer ~90 blocks of slack at the pace `feed` keeps, so only a
+/// burst overruns it.
+const BLOCK: usize = 512;
+const DROPOUT_RING_SECONDS: f32 = 1.0;
+/// One burst: three rings' worth of blocks in one `process()` call.
+const BURST_CYCLES: i64 = 3 * (RATE as i64 * DROPOUT_RING_SECONDS as i64) / BLOCK as i64;
+
+impl Fixture {
+    /// Instances with rings small enough that `burst` overruns one.
+    fn for_dropouts(track_names: &[Option<&str>]) -> Fixture {
+        Fixture::with_config(
+            track_names,
+            EngineConfig {
+                ring_seconds: DROPOUT_RING_SECONDS,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// One block per instance (except `skip`) per cycle, at about ten times real time:
+    /// slow enough that the writer keeps up.
+    fn feed(&mut self, cycles: std::ops::Range<i64>, skip: Option<usize>) {
+        let block = vec![vec![0.25f32; BLOCK]; 2];
+        for cycle in cycles {
+            let pos = cycle * BLOCK as i64;
+            for (i, capture) in self.captures.iter_mut().enumerate() {
+                if skip != Some(i) {
+                    capture.capture(&block, BLOCK, &playing(pos), false);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Record from `cycle` on until instance `victim` has overrun its ring in this take
+    /// (it gets `BURST_CYCLES` blocks in one call; the others keep their pace), and the
+    /// writer has published it. Returns the next cycle and the frames the victim dropped.
+    fn record_through_dropout(&mut self, cycle: i64, victim: usize) -> (i64, u64) {
+        let victim_id = self.handles[victim].id();
+        self.session.set_armed(true);
+        self.feed(cycle..cycle + 20, None);
+        let burst_at = cycle + 20;
+        let frames = BURST_CYCLES as usize * BLOCK;
+        let burst = vec![vec![0.25f32; frames]; 2];
+        let pos = burst_at * BLOCK as i64;
+        self.captures[victim].capture(&burst, frames, &playing(pos), false);
+        self.feed(burst_at..burst_at + BURST_CYCLES, Some(victim));
+        let mut next = burst_at + BURST_CYCLES;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.feed(next..next + 10, None);
+            next += 10;
+            let dropped = self
+                .session
+                .status()
+                .current
+                .and_then(|t| t.stream(victim_id).map(|s| s.dropped_frames))
+                .unwrap_or(0);
+            if dropped > 0 {
+                return (next, dropped);
+            }
+            assert!(Instant::now() < deadline, "the dropout never showed");
+        }
+    }
+
+    /// Disarm at `cycle` and wait until the writer has finished the take.
+    fn finish_take(&mut self, cycle: i64) -> i64 {
+        let takes = self.session.status().recent.len();
+        self.session.set_armed(false);
+        self.feed(cycle..cycle + 5, None);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.session.status().recent.len() == takes {
+            assert!(Instant::now() < deadline, "the take never finished");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        cycle + 5
+    }
+}
+
+/// The tracks table's row of the stream named `name`: the vertical centre of its name.
+fn row_y(h: &Harness<'_>, name: &str) -> f32 {
+    h.get_by_label(name).rect().center().y
+}
+
+#[test]
+fn dropped_frames_are_per_take_while_recording_and_after() {
+    let mut f = Fixture::for_dropouts(&[Some("Drums"), Some("Keys")]);
+    // Dropped while no take ran: the table must not count these against a take.
+    f.handles[1]
+        .stats()
+        .dropped_frames
+        .store(77, std::sync::atomic::Ordering::Relaxed);
+    let mut view = f.view();
+    let set_record = |_: bool| {};
+    let mut h = harness(&mut view, &set_record);
+    h.run();
+
+    let (cycle, dropped) = f.record_through_dropout(0, 1);
+    h.run();
+    h.get_by_label("Recording");
+    let cell_y = row_y(&h, &dropped.to_string());
+    assert!((cell_y - row_y(&h, "Keys")).abs() < 4.0, "in Keys's row");
+    assert_eq!(
+        h.query_all_by_label("0").count(),
+        1,
+        "Drums dropped nothing"
+    );
+    assert!(h.query_by_label(&(dropped + 77).to_string()).is_none());
+    h.get_by_label(&format!(
+        "Dropout: Keys lost {dropped} frames in this take (written as silence). The computer \
+         or disk cannot keep up."
+    ));
+    // Acknowledged, the dropout leaves the banner but not the table.
+    h.get_by_label("Acknowledge").click();
+    h.run();
+    assert!(h.query_by_label_contains("Dropout:").is_none());
+    h.get_by_label(&dropped.to_string());
+
+    // Between takes the table keeps the last take's figure, which take.json agrees with.
+    let cycle = f.finish_take(cycle);
+    h.run();
+    h.get_by_label("Idle");
+    h.get_by_label(&dropped.to_string());
+    let take = f.session.status().recent.last().unwrap().clone();
+    let manifest: stemtap::engine::manifest::Manifest =
+        serde_json::from_slice(&std::fs::read(take.folder.join("take.json")).unwrap()).unwrap();
+    let keys = manifest
+        .files
+        .iter()
+        .find(|m| m.stem_name == "Keys")
+        .unwrap();
+    assert_eq!(keys.dropped_frames, dropped);
+
+    // A clean take starts from zero again.
+    f.session.set_armed(true);
+    f.feed(cycle..cycle + 30, None);
+    f.finish_take(cycle + 30);
+    h.run();
+    assert_eq!(h.query_all_by_label("0").count(), 2);
+    assert!(h.query_by_label(&dropped.to_string()).is_none());
+}
+
+/// A real error (a dropout the writer reports when the take ends) for "Keys", which is then
+/// renamed "Bass": a prefix of "Bass DI" and part of "Sub Bass". Matching rows by name
+/// would put it in the wrong row or none; it belongs to the stream, whatever its name.
+#[test]
+fn an_error_stays_in_its_streams_row_across_renames() {
+    let mut f = Fixture::for_dropouts(&[Some("Bass DI"), Some("Keys"), Some("Sub Bass")]);
+    let (cycle, dropped) = f.record_through_dropout(0, 1);
+    f.finish_take(cycle);
+    f.session
+        .rename_stream(f.handles[1].id(), Some("Bass".into()));
+    let take = f.session.status().recent.last().unwrap().name.clone();
+
+    let mut view = f.view();
+    let set_record = |_: bool| {};
+    let mut h = harness(&mut view, &set_record);
+    h.run();
+    let message = format!("{dropped} frames were dropped (written as silence; see take.json).");
+    // The banner words it under the stream's name now.
+    h.get_by_label(&format!("{take}: Bass: {message}"));
+    h.get_by_label("1 problem needs your attention");
+    // The table shows it in one row: Bass's (shortened, the whole line on hover).
+    let short: String = message.chars().take(40).collect();
+    let cells: Vec<f32> = h
+        .query_all_by_label(&short)
+        .map(|n| n.rect().center().y)
+        .collect();
+    assert_eq!(cells.len(), 1, "one row shows the problem");
+    let nearest = ["Bass DI", "Bass", "Sub Bass"]
+        .into_iter()
+        .min_by(|a, b| {
+            let da = (row_y(&h, a) - cells[0]).abs();
+            let db = (row_y(&h, b) - cells[0]).abs();
+            da.total_cmp(&db)
+        })
+        .unwrap();
+    assert_eq!(nearest, "Bass");
+}
+
+#[test]
+fn keys_the_host_forwards_reach_the_name_field_only_while_it_is_edited() {
+    use nice_plug::prelude::{Modifiers, VirtualKeyCode};
+    let none = Modifiers::empty();
+    let f = Fixture::new(&[Some("Drums")]);
+    let mut view = f.view();
+    let keys = view.host_keys();
+    let set_record = |_: bool| {};
+    let mut h = harness(&mut view, &set_record);
+    h.run();
+    // Nothing is being edited: the space bar stays the host's (play/stop).
+    assert!(!keys.offer(VirtualKeyCode::Space, true, none));
+
+    h.get_by_label("Stem name").click();
+    h.run();
+    assert!(keys.text_editing());
+    h.get_by_label("Stem name").type_text("Lead");
+    h.run();
+    // A host that keeps Space and Backspace for itself forwards them through the view.
+    assert!(keys.offer(VirtualKeyCode::Space, true, none));
+    assert!(keys.offer(VirtualKeyCode::Space, false, none));
+    h.run();
+    h.get_by_label("Stem name").type_text("Voxx");
+    h.run();
+    assert!(keys.offer(VirtualKeyCode::Backspace, true, none));
+    assert!(keys.offer(VirtualKeyCode::Backspace, false, none));
+    assert!(
+        !keys.offer(VirtualKeyCode::F5, true, none),
+        "keys a text field has no use for stay the host's"
+    );
+    h.run();
+    assert!(keys.offer(VirtualKeyCode::Return, true, none));
+    h.run();
+    assert_eq!(f.settings[0].read().name.as_deref(), Some("Lead Vox"));
+
+    // The edit is over: the space bar is the host's again.
+    assert!(!keys.text_editing());
+    assert!(!keys.offer(VirtualKeyCode::Space, true, none));
+
+    // Escape from the host gives an edit up, and ends it.
+    h.get_by_label("Stem name").click();
+    h.run();
+    h.get_by_label("Stem name").type_text("Nope");
+    h.run();
+    assert!(keys.offer(VirtualKeyCode::Escape, true, none));
+    h.run();
+    assert_eq!(f.settings[0].read().name.as_deref(), Some("Lead Vox"));
+    assert!(!keys.text_editing());
+    assert!(!keys.offer(VirtualKeyCode::Space, true, none));
 }
 
 #[test]
@@ -639,11 +878,13 @@ mod snapshots {
     fn problems_are_impossible_to_miss() {
         let f = fixed_fixture();
         f.session.report_error(
-            "2026-11-24 21-04-13 Take 3: 512 frames were dropped (written as silence; see take.json)."
-                .into(),
+            None,
+            "2026-11-24 21-04-13 Take 3: 512 frames were dropped (written as silence; see take.json).",
         );
-        f.session
-            .report_error("Bass: cannot write Stems/Bass.wav: No space left on device".into());
+        f.session.report_error(
+            Some(f.handles[1].id()),
+            "cannot write Stems/Bass.wav: No space left on device",
+        );
         f.handles[2]
             .stats()
             .dropped_frames

@@ -22,6 +22,13 @@ fn record_blocks(rig: &mut Rig, cycles: i64, block: usize) {
     }
 }
 
+/// The session's errors as the banner words them, one per line.
+fn banner_text(rig: &Rig) -> String {
+    let errors = rig.session.status().errors;
+    let lines: Vec<String> = errors.iter().map(|e| e.describe(None)).collect();
+    lines.join("\n")
+}
+
 fn all_files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -94,7 +101,7 @@ fn an_unusable_output_folder_is_reported_and_the_next_take_works() {
         assert!(std::time::Instant::now() < deadline, "no error reported");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let error = rig.session.status().errors.join("\n");
+    let error = banner_text(&rig);
     assert!(
         error.contains("Cannot create a take folder") && error.contains("a file"),
         "{error}"
@@ -189,6 +196,16 @@ fn fsize_child() {
     for (k, frame) in samples.chunks_exact(2).enumerate() {
         assert_eq!(frame, [signal(0, 0, k as i64), signal(0, 1, k as i64)]);
     }
-    let banner = rig.session.status().errors.join("\n");
+    let banner = banner_text(&rig);
     assert!(banner.contains("Big"), "{banner}");
+    let big_id = rig.tracks[0].handle.id();
+    assert!(
+        rig.session.status().stream_error(big_id).is_some(),
+        "the write error is Big's, for its row in the GUI"
+    );
+    assert!(rig
+        .session
+        .status()
+        .stream_error(rig.tracks[1].handle.id())
+        .is_none());
 }

@@ -2,10 +2,11 @@
 //! red, until the user acknowledges them.
 //!
 //! Two sources: the session's error list (kept by the writer until
-//! [`Session::acknowledge_errors`]), and dropouts counted live in the take being recorded
-//! (the writer reports those only when the take ends).
+//! [`Session::acknowledge_errors`]), and dropouts in the take being recorded, which the writer
+//! publishes per stream as it writes them (it adds them to the error list when the take ends).
 
-use super::{colors, Phase, Snapshot};
+use super::{colors, Snapshot};
+use crate::engine::status::SessionError;
 use crate::engine::{Session, StreamId};
 use egui::{Color32, Frame, RichText, Stroke, Ui};
 use std::collections::HashMap;
@@ -16,33 +17,43 @@ const BANNER_MAX_LINES: usize = 4;
 /// GUI-local banner state.
 #[derive(Debug, Default)]
 pub struct BannerState {
-    /// Each stream's `dropped_frames` when the current take started (or when this window
-    /// first saw it, or at the last acknowledgement): what is above it dropped in this take.
-    drop_baseline: HashMap<StreamId, u64>,
-    /// Phase seen last frame, to notice a take starting.
-    last_phase: Option<Phase>,
+    /// Dropped frames per stream the user has acknowledged, and the take they belong to:
+    /// only frames dropped since then show.
+    acknowledged_drops: Option<(String, HashMap<StreamId, u64>)>,
 }
 
-/// Streams that dropped audio in the take being recorded: (name, frames).
-fn live_drops(snap: &Snapshot, state: &mut BannerState) -> Vec<(String, u64)> {
-    let phase = snap.phase();
-    let take_started = phase == Phase::Recording && state.last_phase != Some(Phase::Recording);
-    state.last_phase = Some(phase);
-    let mut drops = Vec::new();
-    for s in &snap.streams {
-        let dropped = s
-            .stats
-            .dropped_frames
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let base = state.drop_baseline.entry(s.id).or_insert(dropped);
-        if take_started || phase == Phase::Idle {
-            *base = dropped;
-        }
-        if phase != Phase::Idle && dropped > *base {
-            drops.push((s.name.clone(), dropped - *base));
-        }
-    }
-    drops
+/// Streams that dropped audio in the take being recorded, and not acknowledged yet:
+/// (name, frames).
+fn live_drops(snap: &Snapshot, state: &BannerState) -> Vec<(String, u64)> {
+    let Some(take) = &snap.status.current else {
+        return Vec::new();
+    };
+    let acknowledged = state
+        .acknowledged_drops
+        .as_ref()
+        .filter(|(name, _)| *name == take.name)
+        .map(|(_, seen)| seen);
+    take.streams
+        .iter()
+        .filter_map(|s| {
+            let seen = acknowledged
+                .and_then(|a| a.get(&s.id))
+                .copied()
+                .unwrap_or(0);
+            let name = snap.stream(s.id).map(|v| v.name.clone())?;
+            (s.dropped_frames > seen).then(|| (name, s.dropped_frames - seen))
+        })
+        .collect()
+}
+
+/// One error as the banner words it, under the stream's current name.
+pub fn error_line(snap: &Snapshot, error: &SessionError) -> String {
+    let current = error
+        .stream
+        .as_ref()
+        .and_then(|s| snap.stream(s.id))
+        .map(|s| s.name.as_str());
+    error.describe(current)
 }
 
 /// Show the banner if there is anything to say.
@@ -79,14 +90,10 @@ pub fn show(ui: &mut Ui, session: &Session, snap: &Snapshot, state: &mut BannerS
                         .clicked()
                     {
                         session.acknowledge_errors();
-                        for s in &snap.streams {
-                            state.drop_baseline.insert(
-                                s.id,
-                                s.stats
-                                    .dropped_frames
-                                    .load(std::sync::atomic::Ordering::Relaxed),
-                            );
-                        }
+                        state.acknowledged_drops = snap.status.current.as_ref().map(|take| {
+                            let seen = take.streams.iter().map(|s| (s.id, s.dropped_frames));
+                            (take.name.clone(), seen.collect())
+                        });
                     }
                 }
             });
@@ -104,7 +111,7 @@ pub fn show(ui: &mut Ui, session: &Session, snap: &Snapshot, state: &mut BannerS
                 ui.colored_label(Color32::LIGHT_GRAY, format!("{hidden} earlier problems"));
             }
             for e in errors.iter().skip(hidden) {
-                ui.colored_label(Color32::WHITE, e);
+                ui.colored_label(Color32::WHITE, error_line(snap, e));
             }
         });
     ui.add_space(4.0);

@@ -13,11 +13,15 @@
 //! stream, with no window and no plugin framework, so tests drive it headlessly
 //! (`plugin/tests/editor.rs`). [`StemTapApp`] is the thin nice-plug-egui wrapper around it.
 //! One module per section: [`banner`], [`session_panel`], [`this_instance`], [`storage`],
-//! [`streams_table`], [`takes`]; [`meters`] holds the meter ballistics.
+//! [`streams_table`], [`takes`]; [`meters`] holds the meter ballistics. [`plugin_editor`]
+//! is the `Editor` the plugin hands nice-plug, and [`host_keys`] brings it the keys a host
+//! forwards instead of letting the window have them.
 
 pub mod banner;
+pub mod host_keys;
 pub mod meters;
 pub mod name_field;
+pub mod plugin_editor;
 pub mod session_panel;
 pub mod storage;
 pub mod streams_table;
@@ -28,14 +32,16 @@ pub mod units;
 use crate::engine::{Session, SessionSettings, SessionStatus, StreamHandle, StreamId, StreamView};
 use crate::params::StemTapParams;
 use egui::{ScrollArea, Ui};
+use host_keys::HostKeys;
 use meters::{MeterBank, MeterState};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::prelude::*;
 use nice_plug_egui::{
-    create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier,
+    create_egui_editor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier,
 };
 use parking_lot::Mutex;
+pub use plugin_editor::StemTapEditor;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -138,6 +144,8 @@ pub struct SessionView {
     meters: Arc<Mutex<MeterBank>>,
     /// How "Open folder" opens one.
     open_folder: FolderOpener,
+    /// Keys the host forwards (VST3 `onKeyDown`) while a text field is being edited.
+    host_keys: Arc<HostKeys>,
     this_instance: this_instance::ThisInstanceState,
     table: streams_table::TableState,
     storage: storage::StorageState,
@@ -152,6 +160,7 @@ impl SessionView {
             this,
             meters: MeterBank::shared(),
             open_folder: Box::new(open_with_system),
+            host_keys: Arc::default(),
             this_instance: Default::default(),
             table: Default::default(),
             storage: Default::default(),
@@ -168,6 +177,12 @@ impl SessionView {
 
     pub fn session(&self) -> &Arc<Session> {
         &self.session
+    }
+
+    /// Where the window's editor handle puts the keys the host forwards, and learns whether
+    /// a text field wants them.
+    pub fn host_keys(&self) -> Arc<HostKeys> {
+        self.host_keys.clone()
     }
 
     /// Read everything this frame shows.
@@ -196,6 +211,7 @@ impl SessionView {
     pub fn ui(&mut self, ui: &mut Ui, set_record: Option<&dyn Fn(bool)>) {
         ui.ctx()
             .request_repaint_after(Duration::from_millis(REPAINT_INTERVAL_MS));
+        self.host_keys.deliver(ui.ctx());
         let snap = self.snapshot();
         // The host window clears to black: paint the panel background ourselves.
         let rect = ui.max_rect();
@@ -203,6 +219,7 @@ impl SessionView {
         egui::Frame::central_panel(ui.style()).show(ui, |ui| {
             self.sections(ui, &snap, set_record);
         });
+        self.host_keys.publish(ui.ctx());
     }
 
     fn sections(&mut self, ui: &mut Ui, snap: &Snapshot, set_record: Option<&dyn Fn(bool)>) {
@@ -275,17 +292,20 @@ pub struct StemTapApp {
 }
 
 /// The editor for one instance. Resizable; its state (size) lives for the instance.
-pub fn create(
-    params: Arc<StemTapParams>,
-    stream: Arc<StreamHandle>,
-) -> Option<EguiEditor<StemTapApp>> {
+///
+/// nice-plug-egui's `keyboard_focus_workaround` feature stays off: it focuses the window
+/// after every frame that produced an output event (any click) or has a text cursor, which
+/// takes the space bar away from the host. See the README's GUI section.
+pub fn create(params: Arc<StemTapParams>, stream: Arc<StreamHandle>) -> Option<StemTapEditor> {
     let state = EguiEditorState::from_size(LogicalSize::new(WINDOW_SIZE.0, WINDOW_SIZE.1), 1.0);
     let resize = ResizeHint::RESIZABLE
         .with_min_logical_size(LogicalSize::new(MIN_WINDOW_SIZE.0, MIN_WINDOW_SIZE.1));
     let view = SessionView::new(stream.session().clone(), Some(stream.clone()));
-    create_egui_editor(
+    let host_keys = view.host_keys();
+    let repaint = RepaintNotifier::default();
+    let editor = create_egui_editor(
         state,
-        RepaintNotifier::default(),
+        repaint.clone(),
         EguiNiceSettings::new()
             .with_tile("StemTap")
             .with_resize_hint(resize),
@@ -295,7 +315,8 @@ pub fn create(
             gui: None,
             view,
         },
-    )
+    )?;
+    Some(StemTapEditor::new(editor, host_keys, repaint))
 }
 
 impl NiceEguiApp for StemTapApp {
@@ -325,6 +346,7 @@ impl NiceEguiApp for StemTapApp {
 
     fn editor_closed(&mut self) {
         self.gui = None;
+        self.view.host_keys.set_text_editing(false);
     }
 
     /// The host told us our track's name: it becomes the default stem name. This arrives

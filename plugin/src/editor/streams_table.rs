@@ -5,8 +5,8 @@
 use super::meters::{self, MeterBank};
 use super::name_field::{NameField, Rename};
 use super::this_instance::{role_and_channels, use_track_name_button};
-use super::{colors, storage, Phase, Snapshot};
-use crate::engine::{Session, StreamId, StreamView};
+use super::{banner, colors, storage, Phase, Snapshot};
+use crate::engine::{Session, SessionStatus, StreamId, StreamView};
 use egui::{Color32, Frame, Grid, RichText, Stroke, Ui, Vec2};
 use parking_lot::Mutex;
 use std::sync::atomic::Ordering;
@@ -49,14 +49,14 @@ pub fn stream_state(stream: &StreamView, phase: Phase) -> (&'static str, Option<
     }
 }
 
-/// The newest unacknowledged error that names this stream ("<name>: ..."), if any.
-fn stream_error<'a>(stream: &StreamView, errors: &'a [String]) -> Option<&'a str> {
-    let prefix = format!("{}: ", stream.name);
-    errors
-        .iter()
-        .rev()
-        .find(|e| e.starts_with(&prefix) || e.contains(&format!(" {prefix}")))
-        .map(String::as_str)
+/// Frames stream `id` dropped in the take being written or, between takes, in the last
+/// one (what the Dropped column shows); `None` when that take has no file of the stream, or
+/// there was no take yet.
+pub fn take_dropped_frames(status: &SessionStatus, id: StreamId) -> Option<u64> {
+    match &status.current {
+        Some(take) => take.stream(id).map(|s| s.dropped_frames),
+        None => status.recent.last()?.stream(id).map(|s| s.dropped_frames),
+    }
 }
 
 pub fn show(
@@ -88,7 +88,13 @@ pub fn show(
                         "Name", "Role", "Channels", "Level", "Buffer", "Dropped", "State",
                         "Problem",
                     ] {
-                        ui.label(RichText::new(title).strong());
+                        let header = ui.label(RichText::new(title).strong());
+                        if title == "Dropped" {
+                            header.on_hover_text(
+                                "Frames of the take being recorded (or of the last take) \
+                                 written as silence because the computer or disk fell behind",
+                            );
+                        }
                     }
                     ui.end_row();
                     for s in &snap.streams {
@@ -137,29 +143,49 @@ fn row(
     };
     ring_bar(ui, fraction)
         .on_hover_text("Audio waiting for the disk writer; near 100% it starts dropping");
-    let dropped = s.stats.dropped_frames.load(Ordering::Relaxed);
-    if dropped > 0 {
-        ui.colored_label(colors::ERROR, dropped.to_string());
-    } else {
-        ui.label("0");
-    }
+    dropped_cell(ui, snap, s);
     let (word, color) = stream_state(s, phase);
     match color {
         Some(c) => ui.colored_label(c, word),
         None => ui.label(word),
     };
-    match stream_error(s, &snap.status.errors) {
+    match snap.status.stream_error(s.id) {
         Some(e) => {
-            // The row already names the stream.
-            let own = e.strip_prefix(&format!("{}: ", s.name)).unwrap_or(e);
-            let short: String = own.chars().take(PROBLEM_CHARS).collect();
-            ui.colored_label(colors::ERROR, short).on_hover_text(e);
+            // The row already names the stream; the whole line is one hover away.
+            let short: String = e.message.chars().take(PROBLEM_CHARS).collect();
+            ui.colored_label(colors::ERROR, short)
+                .on_hover_text(banner::error_line(snap, e));
         }
         None => {
             ui.label("");
         }
     }
     ui.end_row();
+}
+
+/// This take's dropped frames (the last take's between takes), with the stream's lifetime
+/// count on hover.
+fn dropped_cell(ui: &mut Ui, snap: &Snapshot, s: &StreamView) {
+    let lifetime = s.stats.dropped_frames.load(Ordering::Relaxed);
+    let which = match (&snap.status.current, snap.status.recent.last()) {
+        (Some(_), _) => Some("this take"),
+        (None, Some(_)) => Some("the last take"),
+        (None, None) => None,
+    };
+    let dropped = take_dropped_frames(&snap.status, s.id);
+    let response = match dropped {
+        Some(0) => ui.label("0"),
+        Some(n) => ui.colored_label(colors::ERROR, n.to_string()),
+        None => ui.weak("–"),
+    };
+    let in_take = match (dropped, which) {
+        (Some(_), Some(which)) => format!("Frames dropped in {which}."),
+        (None, Some(which)) => format!("No file in {which}."),
+        (_, None) => "No take yet.".to_string(),
+    };
+    response.on_hover_text(format!(
+        "{in_take} {lifetime} frames dropped since this track was loaded."
+    ));
 }
 
 /// A small fill bar with its percentage, for a ring's fill.

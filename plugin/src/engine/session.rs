@@ -7,7 +7,7 @@
 
 use super::capture::{Capture, MIN_STAMP_FRAMES};
 use super::settings::{SessionSettings, StreamSettings, TriggerMode};
-use super::status::SessionStatus;
+use super::status::{SessionError, SessionStatus};
 use super::timeline::BlockStamp;
 use super::writer::{Writer, WriterConfig};
 use parking_lot::{Mutex, RwLock};
@@ -346,9 +346,25 @@ impl Session {
     }
 
     /// Put a problem in the session's error list (the GUI's banner) from outside the writer,
-    /// e.g. the plugin glue. Not realtime-safe (locks, allocates).
-    pub fn report_error(&self, message: String) {
-        self.inner.status.lock().push_error(message);
+    /// e.g. the plugin glue. `stream`: the stream it concerns (its row in the GUI's table
+    /// shows it too), `None` for the whole session. Not realtime-safe (locks, allocates).
+    pub fn report_error(&self, stream: Option<StreamId>, message: impl Into<String>) {
+        let error = match stream {
+            Some(id) => {
+                let name = self
+                    .inner
+                    .registry
+                    .lock()
+                    .streams
+                    .iter()
+                    .find(|s| s.id == id)
+                    .map(StreamEntry::display_name)
+                    .unwrap_or_else(|| format!("Track {id}"));
+                SessionError::stream(id, name, message)
+            }
+            None => SessionError::session(message),
+        };
+        self.inner.status.lock().push_error(error);
     }
 
     /// Change some session settings in place (read-modify-write under one lock, so two

@@ -26,7 +26,7 @@ use super::session::{RingReader, SessionInner, StreamId, StreamStats};
 use super::settings::{
     resolve_output_root, ChannelMode, Role, SampleFormat, StreamSettings, MAX_OFFSET_SAMPLES,
 };
-use super::status::{TakeProgress, TakeSummary};
+use super::status::{SessionError, TakeProgress, TakeStream, TakeSummary};
 use super::take::{create_take_folder, folder_timestamp, write_manifest, TakeNamer};
 use super::timeline::{classify, gap_is_locate, BlockStamp, Clock, Continuity, Expected};
 use super::wav::{SinkSpec, WavSink, MAX_WAV_DATA_BYTES};
@@ -168,6 +168,8 @@ impl StreamReader {
 
 /// One file of the active take.
 struct TakeFile {
+    /// The stream it records: what the GUI's errors and per-take figures are keyed by.
+    stream: StreamId,
     sink: Option<WavSink>,
     path: String,
     stem_name: String,
@@ -181,6 +183,21 @@ struct TakeFile {
     dropped_frames: u64,
     silent_gap_frames: u64,
     errors: Vec<String>,
+    /// The sink's write error has been put in the session's error list (once is enough).
+    sink_error_reported: bool,
+}
+
+impl TakeFile {
+    /// The sink's write error (a full disk, a removed drive), the first time it is asked
+    /// for: reported while recording, so the banner shows it before the take ends.
+    fn new_sink_error(&mut self, take: &str) -> Option<SessionError> {
+        if self.sink_error_reported {
+            return None;
+        }
+        let message = self.sink.as_ref()?.error.clone()?;
+        self.sink_error_reported = true;
+        Some(SessionError::stream(self.stream, &self.stem_name, message).in_take(take))
+    }
 }
 
 struct ActiveTake {
@@ -238,9 +255,9 @@ impl Writer {
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
                 self.take = None;
-                self.inner.status.lock().push_error(format!(
+                self.inner.status.lock().push_error(SessionError::session(format!(
                     "Internal error in the disk writer ({what}); the current take was abandoned. Please report this."
-                ));
+                )));
             }
             if stopping {
                 break;
@@ -260,6 +277,9 @@ impl Writer {
             for file in &mut take.files {
                 if let Some(sink) = file.sink.as_mut() {
                     sink.checkpoint_if_due(now);
+                }
+                if let Some(error) = file.new_sink_error(&take.name) {
+                    self.inner.status.lock().push_error(error);
                 }
             }
         }
@@ -650,7 +670,10 @@ impl Writer {
                     "Cannot create a take folder in {}: {e}. This take is not recorded.",
                     root.display()
                 );
-                self.inner.status.lock().push_error(message.clone());
+                self.inner
+                    .status
+                    .lock()
+                    .push_error(SessionError::session(message.clone()));
                 take.errors.push(message);
             }
         }
@@ -696,6 +719,7 @@ impl Writer {
         let rel = take.namer.path_for(settings.role, &display);
         let file_channels = settings.channel_mode.file_channels(input_channels);
         let mut file = TakeFile {
+            stream: reader.id,
             sink: None,
             path: format!("{rel}.wav"),
             stem_name: display,
@@ -708,6 +732,7 @@ impl Writer {
             dropped_frames: 0,
             silent_gap_frames: 0,
             errors: Vec::new(),
+            sink_error_reported: false,
         };
         if let Some(dir) = &take.folder {
             let parent = dir.join(&rel);
@@ -726,10 +751,9 @@ impl Writer {
             match sink {
                 Ok(sink) => file.sink = Some(sink),
                 Err(e) => {
-                    self.inner
-                        .status
-                        .lock()
-                        .push_error(format!("{}: {e}", file.stem_name));
+                    self.inner.status.lock().push_error(
+                        SessionError::stream(file.stream, &file.stem_name, &e).in_take(&take.name),
+                    );
                     file.errors.push(e);
                 }
             }
@@ -863,27 +887,33 @@ impl Writer {
         let length = (end - take.start) as u64;
         self.take = Some(take);
         self.write_manifest(true, Some(reason));
-        let take = self.take.take().expect("just put back");
+        let mut take = self.take.take().expect("just put back");
         let mut status = self.inner.status.lock();
         let dropped: u64 = take.files.iter().map(|f| f.dropped_frames).sum();
-        let errors: Vec<String> = take
+        // Files that could not be created were reported when they failed; write errors may
+        // not have been yet (the take can end in the poll that hit them).
+        let file_errors: usize = take
             .files
             .iter()
-            .flat_map(|f| f.errors.iter().cloned())
-            .chain(
-                take.files
-                    .iter()
-                    .filter_map(|f| f.sink.as_ref().and_then(|s| s.error.clone())),
-            )
-            .collect();
-        if dropped > 0 {
-            status.push_error(format!(
-                "{}: {dropped} frames were dropped (written as silence; see take.json).",
-                take.name
-            ));
-        }
-        for e in &errors {
-            status.push_error(format!("{}: {e}", take.name));
+            .map(|f| f.errors.len() + f.sink.as_ref().map_or(0, |s| s.error.is_some() as usize))
+            .sum();
+        for file in &mut take.files {
+            if file.dropped_frames > 0 {
+                status.push_error(
+                    SessionError::stream(
+                        file.stream,
+                        &file.stem_name,
+                        format!(
+                            "{} frames were dropped (written as silence; see take.json).",
+                            file.dropped_frames
+                        ),
+                    )
+                    .in_take(&take.name),
+                );
+            }
+            if let Some(error) = file.new_sink_error(&take.name) {
+                status.push_error(error);
+            }
         }
         if let Some(folder) = &take.folder {
             status.push_take(TakeSummary {
@@ -892,8 +922,9 @@ impl Writer {
                 length_frames: length,
                 sample_rate: take.sample_rate,
                 files: take.files.len(),
+                streams: take_streams(&take.files),
                 dropped_frames: dropped,
-                errors: errors.len() + take.errors.len(),
+                errors: file_errors + take.errors.len(),
             });
         }
         status.current = None;
@@ -968,10 +999,9 @@ impl Writer {
             errors: take.errors.clone(),
         };
         if let Err(e) = write_manifest(&folder, &manifest) {
-            self.inner
-                .status
-                .lock()
-                .push_error(format!("{}: cannot write take.json: {e}", take.name));
+            self.inner.status.lock().push_error(
+                SessionError::session(format!("cannot write take.json: {e}")).in_take(&take.name),
+            );
         }
     }
 
@@ -990,10 +1020,22 @@ impl Writer {
                     .max()
                     .unwrap_or(0),
                 files: take.files.len(),
+                streams: take_streams(&take.files),
                 finishing: take.ending_seen,
             })
         });
     }
+}
+
+/// Each file's stream and its dropped frames so far, for the GUI's per-take figures.
+fn take_streams(files: &[TakeFile]) -> Vec<TakeStream> {
+    files
+        .iter()
+        .map(|f| TakeStream {
+            id: f.stream,
+            dropped_frames: f.dropped_frames,
+        })
+        .collect()
 }
 
 /// Convert `input` (interleaved, `in_ch` channels) to `out_ch` channels: the same samples, or
