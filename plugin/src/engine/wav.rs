@@ -20,7 +20,9 @@
 
 use super::settings::SampleFormat;
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Write};
+#[cfg(not(unix))]
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -136,6 +138,25 @@ impl Part {
         let data = self.on_disk - self.on_disk % self.bytes_per_frame;
         let riff = self.header_len - 8 + data;
         // The part limit keeps both below 2^32 (checked in `WavSink::create`).
+        #[cfg(unix)]
+        {
+            // Positioned writes: two syscalls instead of five, and the file position
+            // (where the next chunk goes) is left alone.
+            use std::os::unix::fs::FileExt;
+            self.file.write_all_at(&(riff as u32).to_le_bytes(), 4)?;
+            self.file
+                .write_all_at(&(data as u32).to_le_bytes(), self.header_len - 4)?;
+        }
+        #[cfg(not(unix))]
+        {
+            self.seek_patch(riff, data)?;
+        }
+        Ok(())
+    }
+
+    /// Patch the sizes by seeking (Windows' positioned writes move the file position too).
+    #[cfg(not(unix))]
+    fn seek_patch(&mut self, riff: u64, data: u64) -> io::Result<()> {
         self.file.seek(SeekFrom::Start(4))?;
         self.file.write_all(&(riff as u32).to_le_bytes())?;
         self.file.seek(SeekFrom::Start(self.header_len - 4))?;
@@ -237,17 +258,13 @@ impl WavSink {
             .join(self.parts.last().map(String::as_str).unwrap_or(""))
     }
 
-    /// Write interleaved frames (already in the file's channel count).
+    /// Write interleaved frames (already in the file's channel count). Peak and clip count
+    /// are taken while encoding, so they cover what reached the file.
     pub fn write(&mut self, samples: &[f32]) {
         let ch = self.spec.channels as usize;
         if ch == 2 && self.channels_identical {
             self.channels_identical = samples.chunks_exact(2).all(|f| f[0] == f[1]);
         }
-        let (peak, clipped) = peak_and_clipped(samples);
-        if peak > self.peak {
-            self.peak = peak;
-        }
-        self.clipped_samples += clipped;
         self.write_frames(samples);
     }
 
@@ -307,11 +324,23 @@ impl WavSink {
             let room = (limit - part.len).div_ceil(bps);
             let (now, later) = rest.split_at(rest.len().min(room));
             let out = &mut part.buf[part.len..part.len + now.len() * bps];
-            match format {
+            // Float is a copy, so its scan rides along in the same pass; the integer
+            // formats scan first (they convert per sample anyway).
+            let (peak, clipped) = match format {
                 SampleFormat::Float32 => encode_f32(now, out),
-                SampleFormat::Int24 => encode_i24(now, out),
-                SampleFormat::Int16 => encode_i16(now, out, &mut self.dither),
-            }
+                SampleFormat::Int24 => {
+                    let stats = peak_and_clipped(now);
+                    encode_i24(now, out);
+                    stats
+                }
+                SampleFormat::Int16 => {
+                    let stats = peak_and_clipped(now);
+                    encode_i16(now, out, &mut self.dither);
+                    stats
+                }
+            };
+            self.peak = self.peak.max(peak);
+            self.clipped_samples += clipped;
             part.len += now.len() * bps;
             rest = later;
         }
@@ -449,23 +478,66 @@ fn peak_and_clipped_body(samples: &[f32]) -> (f32, u64) {
     (f32::from_bits(peak), clipped)
 }
 
-fn encode_f32(samples: &[f32], out: &mut [u8]) {
-    #[cfg(target_endian = "little")]
-    {
-        // SAFETY: an f32 slice is readable as its bytes (no padding, any alignment for
-        // u8); on a little-endian machine those are the file's bytes.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(
-                samples.as_ptr().cast::<u8>(),
-                std::mem::size_of_val(samples),
-            )
-        };
-        out.copy_from_slice(bytes);
+/// Copy float samples into the file's bytes (little-endian) and return their peak and clip
+/// count, in one pass.
+fn encode_f32(samples: &[f32], out: &mut [u8]) -> (f32, u64) {
+    #[cfg(all(target_arch = "x86_64", target_endian = "little"))]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked above).
+        return unsafe { encode_f32_avx2(samples, out) };
     }
-    #[cfg(not(target_endian = "little"))]
     for (o, &x) in out.chunks_exact_mut(4).zip(samples) {
         o.copy_from_slice(&x.to_le_bytes());
     }
+    peak_and_clipped(samples)
+}
+
+/// Eight samples per step: an unaligned store of the samples as they are (the file is
+/// little-endian, like the CPU), and on the same register the bit-pattern scan of
+/// [`peak_and_clipped_body`]: magnitude bits, NaN as zero, unsigned max, count above 1.0.
+#[cfg(all(target_arch = "x86_64", target_endian = "little"))]
+#[target_feature(enable = "avx2")]
+unsafe fn encode_f32_avx2(samples: &[f32], out: &mut [u8]) -> (f32, u64) {
+    use std::arch::x86_64::*;
+    const STEP: usize = 8;
+    assert!(out.len() >= 4 * samples.len());
+    let done = samples.len() / STEP * STEP;
+    let mut peak_lanes = [0u32; 8];
+    let mut count_lanes = [0u32; 8];
+    let mut clipped = 0u64;
+    // SAFETY: loads read `samples` below `done`; stores write `out` below `4 * done`,
+    // which the assert above keeps in bounds; all unaligned.
+    unsafe {
+        let magnitude = _mm256_set1_epi32(0x7fff_ffff);
+        let inf = _mm256_set1_epi32(0x7f80_0000);
+        let one = _mm256_set1_epi32(0x3f80_0000);
+        let mut peak = _mm256_setzero_si256();
+        let src = samples.as_ptr();
+        let dst = out.as_mut_ptr();
+        // Lane counters are 32-bit: fold them into `clipped` before they could overflow.
+        for block in (0..done).step_by(1 << 24) {
+            let mut count = _mm256_setzero_si256();
+            for at in (block..done.min(block + (1 << 24))).step_by(STEP) {
+                let x = _mm256_loadu_si256(src.add(at).cast());
+                _mm256_storeu_si256(dst.add(4 * at).cast(), x);
+                let a = _mm256_and_si256(x, magnitude);
+                // Magnitudes are below 2^31, so signed compares order them correctly.
+                let not_nan = _mm256_andnot_si256(_mm256_cmpgt_epi32(a, inf), a);
+                peak = _mm256_max_epu32(peak, not_nan);
+                // cmpgt gives -1 per lane above full scale.
+                count = _mm256_sub_epi32(count, _mm256_cmpgt_epi32(not_nan, one));
+            }
+            _mm256_storeu_si256(count_lanes.as_mut_ptr().cast(), count);
+            clipped += count_lanes.iter().map(|&c| c as u64).sum::<u64>();
+        }
+        _mm256_storeu_si256(peak_lanes.as_mut_ptr().cast(), peak);
+    }
+    for (o, &x) in out[4 * done..].chunks_exact_mut(4).zip(&samples[done..]) {
+        o.copy_from_slice(&x.to_le_bytes());
+    }
+    let (tail_peak, tail_clipped) = peak_and_clipped_body(&samples[done..]);
+    let peak = peak_lanes.into_iter().max().unwrap_or(0);
+    (f32::from_bits(peak).max(tail_peak), clipped + tail_clipped)
 }
 
 fn encode_i24(samples: &[f32], out: &mut [u8]) {
@@ -886,6 +958,34 @@ mod tests {
         let reader = hound::WavReader::open(dir.path().join("Kick.wav")).unwrap();
         assert_eq!(reader.spec().bits_per_sample, 16);
         assert_eq!(reader.len(), 8);
+    }
+
+    #[test]
+    fn float_encoding_copies_bytes_and_scans_like_the_reference() {
+        for len in [0, 1, 7, 8, 9, 64, 1000, 4099] {
+            let mut samples = test_signal(len, len as u64 + 1);
+            for (i, x) in samples.iter_mut().enumerate() {
+                match i % 97 {
+                    3 => *x = f32::NAN,
+                    5 => *x = -1.5,
+                    11 => *x = f32::INFINITY,
+                    13 => *x = 1.0,
+                    _ => {}
+                }
+            }
+            let mut out = vec![0u8; 4 * len];
+            let (peak, clipped) = encode_f32(&samples, &mut out);
+            let expected: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
+            assert_eq!(out, expected, "{len} samples");
+            let finite = samples.iter().filter(|x| !x.is_nan());
+            let expected_peak = finite.clone().fold(0.0f32, |m, x| m.max(x.abs()));
+            let expected_clipped = finite.filter(|x| x.abs() > 1.0).count() as u64;
+            assert_eq!(
+                (peak, clipped),
+                (expected_peak, expected_clipped),
+                "{len} samples"
+            );
+        }
     }
 
     #[test]
