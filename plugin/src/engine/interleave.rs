@@ -29,10 +29,7 @@ pub fn interleave_with_peaks<C: AsRef<[f32]>>(
     }
     let src = |c: usize| input.get(c).map(|s| &s.as_ref()[from..from + frames]);
     match (channels, src(0), src(1)) {
-        (1, Some(mono), _) => {
-            copy_into(mono, out);
-            [peak(mono), 0.0]
-        }
+        (1, Some(samples), _) => [copy_mono(samples, out), 0.0],
         (2, Some(left), Some(right)) => interleave_stereo(left, right, out),
         _ => {
             let mut peaks = [0.0f32; 2];
@@ -82,6 +79,17 @@ fn peak_scalar(samples: &[f32]) -> f32 {
         m.max(if a > INF_BITS { 0 } else { a })
     });
     f32::from_bits(bits)
+}
+
+/// Copy one channel and return its peak.
+fn copy_mono(samples: &[f32], out: &mut [MaybeUninit<f32>]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked above).
+        return unsafe { x86::mono_avx2(samples, out) };
+    }
+    copy_into(samples, out);
+    peak(samples)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -177,6 +185,34 @@ mod x86 {
             fold(&lanes[0]).max(fold(&lanes[1])).max(tail_l),
             fold(&lanes[2]).max(fold(&lanes[3])).max(tail_r),
         ]
+    }
+
+    /// The copy and the peak from the same loads, as in the stereo loop.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn mono_avx2(samples: &[f32], out: &mut [MaybeUninit<f32>]) -> f32 {
+        let n = samples.len().min(out.len());
+        let done = n / STEP * STEP;
+        super::copy_into(&samples[done..n], &mut out[done..n]);
+        let tail_peak = peak_scalar(&samples[done..n]);
+        let mut lanes = [[0.0f32; 8]; 2];
+        // SAFETY: loads read `samples` below `done`, stores write `out` below `done`, both
+        // within `n`; all unaligned.
+        unsafe {
+            let magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+            let (src, dst) = (samples.as_ptr(), out.as_mut_ptr().cast::<f32>());
+            let [mut p0, mut p1] = [_mm256_setzero_ps(); 2];
+            for at in (0..done).step_by(STEP) {
+                let a = _mm256_loadu_ps(src.add(at));
+                let b = _mm256_loadu_ps(src.add(at + 8));
+                _mm256_storeu_ps(dst.add(at), a);
+                _mm256_storeu_ps(dst.add(at + 8), b);
+                p0 = _mm256_max_ps(_mm256_and_ps(a, magnitude), p0);
+                p1 = _mm256_max_ps(_mm256_and_ps(b, magnitude), p1);
+            }
+            _mm256_storeu_ps(lanes[0].as_mut_ptr(), p0);
+            _mm256_storeu_ps(lanes[1].as_mut_ptr(), p1);
+        }
+        fold(&lanes[0]).max(fold(&lanes[1])).max(tail_peak)
     }
 
     /// Four accumulators of four lanes: `maxps` latency does not serialize the loop.
@@ -328,6 +364,29 @@ mod tests {
                         "{name}, {frames} frames, sample {i}"
                     );
                 }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_mono_loop_matches_a_copy() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        for frames in [0, 1, 15, 16, 17, 512, 1029] {
+            let mut samples = signal(frames, 5);
+            if frames > 20 {
+                samples[20] = f32::NAN;
+                samples[3] = -1.25;
+            }
+            let mut out = vec![MaybeUninit::new(0.0f32); frames];
+            // SAFETY: the CPU has AVX2 (checked above).
+            let p = unsafe { x86::mono_avx2(&samples, &mut out) };
+            assert_eq!(p, peak_scalar(&samples), "{frames} frames");
+            for (o, x) in out.iter().zip(&samples) {
+                // SAFETY: fully initialized.
+                assert_eq!(unsafe { o.assume_init() }.to_bits(), x.to_bits());
             }
         }
     }
