@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench -p stemtap --bench realtime               # everything (about 12 minutes)
 //! cargo bench -p stemtap --bench realtime -- scale      # or: stall, finish, memory
+//! STEMTAP_BENCH_SCALE=96000:256 cargo bench -p stemtap --bench realtime -- scale  # one point
 //! STEMTAP_BENCH_QUICK=1 cargo bench -p stemtap --bench realtime   # about a minute
 //! ```
 //! One thread plays the host: every 512/rate seconds it calls `Capture::capture` for every
@@ -385,6 +386,11 @@ fn scale(quick: bool) {
     // hide the disk (256 tracks at 96 kHz write 12 GB in a run).
     let seconds = if quick { 4.0 } else { 60.0 };
     let ladder: &[usize] = &[64, 256, 512];
+    // `STEMTAP_BENCH_SCALE=96000:256` runs that one point (e.g. under `perf record`).
+    let only: Option<(u32, usize)> = std::env::var("STEMTAP_BENCH_SCALE").ok().and_then(|v| {
+        let (rate, n) = v.split_once(':')?;
+        Some((rate.parse().ok()?, n.parse().ok()?))
+    });
     let mut text = format!(
         "### Scale: 512-frame stereo blocks at real-time pace, float32, {seconds} s per run\n\n"
     );
@@ -393,6 +399,9 @@ fn scale(quick: bool) {
     for rate in [48_000u32, 96_000] {
         let mut largest = None;
         for &n in ladder {
+            if only.is_some_and(|o| o != (rate, n)) {
+                continue;
+            }
             let (f, s) = ring_bytes(rate, 2, BLOCK);
             if n as f64 * (f + s) > 0.5 * available_memory_bytes() {
                 text += &format!(
