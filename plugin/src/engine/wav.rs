@@ -549,10 +549,52 @@ fn encode_i24(samples: &[f32], out: &mut [u8]) {
     encode_i24_body(samples, out)
 }
 
+/// [`to_i24`] on eight samples at a time, then a byte shuffle drops each value's top byte
+/// (four 3-byte values per 128-bit lane) and two overlapping 16-byte stores lay the 24
+/// bytes down. The loop stops while 4 bytes of room remain past the last step (the second
+/// store writes 4 bytes it does not own; the next step or the scalar tail overwrites them).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn encode_i24_avx2(samples: &[f32], out: &mut [u8]) {
-    encode_i24_body(samples, out)
+    use std::arch::x86_64::*;
+    const STEP: usize = 8;
+    let n = samples.len().min(out.len() / 3);
+    // Steps whose 28 bytes of stores stay inside `out`.
+    let steps = if 3 * n >= 4 { (3 * n - 4) / 24 } else { 0 }.min(n / STEP);
+    let done = steps * STEP;
+    // SAFETY: loads read `samples` below `done <= n`; the stores of step `i` cover bytes
+    // `24 i .. 24 i + 28`, and `24 (steps - 1) + 28 <= 3 n <= out.len()` by the choice of
+    // `steps`. All unaligned.
+    unsafe {
+        let scale = _mm256_set1_ps(8_388_608.0);
+        let (lo, hi) = (_mm256_set1_ps(-8_388_610.0), _mm256_set1_ps(8_388_609.0));
+        let (half, neg_half) = (_mm256_set1_ps(0.5), _mm256_set1_ps(-0.5));
+        let (min_i, max_i) = (_mm256_set1_epi32(-8_388_608), _mm256_set1_epi32(8_388_607));
+        // Per lane: bytes 0-2, 4-6, 8-10, 12-14; the last four zeroed.
+        let pack = _mm256_setr_epi8(
+            0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, //
+            0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+        );
+        let (src, dst) = (samples.as_ptr(), out.as_mut_ptr());
+        for i in 0..steps {
+            let v = _mm256_mul_ps(_mm256_loadu_ps(src.add(i * STEP)), scale);
+            // NaN becomes 0, as `NaN as i32` does in `to_i24`.
+            let v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+            let v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+            let t = _mm256_cvttps_epi32(v);
+            let frac = _mm256_sub_ps(v, _mm256_cvtepi32_ps(t));
+            // Compare masks are -1 where true: subtracting "up" adds one.
+            let up = _mm256_castps_si256(_mm256_cmp_ps(frac, half, _CMP_GE_OQ));
+            let down = _mm256_castps_si256(_mm256_cmp_ps(frac, neg_half, _CMP_LE_OQ));
+            let r = _mm256_add_epi32(_mm256_sub_epi32(t, up), down);
+            let r = _mm256_min_epi32(_mm256_max_epi32(r, min_i), max_i);
+            let packed = _mm256_shuffle_epi8(r, pack);
+            let o = dst.add(i * 24);
+            _mm_storeu_si128(o.cast(), _mm256_castsi256_si128(packed));
+            _mm_storeu_si128(o.add(12).cast(), _mm256_extracti128_si256::<1>(packed));
+        }
+    }
+    encode_i24_body(&samples[done..n], &mut out[3 * done..3 * n]);
 }
 
 /// Four samples at a time into three little-endian words (12 bytes), so the stores are
@@ -985,6 +1027,30 @@ mod tests {
                 (expected_peak, expected_clipped),
                 "{len} samples"
             );
+        }
+    }
+
+    #[test]
+    fn int24_encoding_matches_the_scalar_conversion() {
+        // Every 4099th bit pattern (a million values across every exponent, NaN and
+        // infinities included), then lengths around the vector step.
+        let spread: Vec<f32> = (0..=u32::MAX / 4099)
+            .map(|i| f32::from_bits(i * 4099))
+            .collect();
+        let mut cases = vec![spread];
+        cases.extend([0, 1, 2, 7, 8, 9, 10, 11, 16, 17, 100].map(|n| test_signal(n, n as u64)));
+        for samples in cases {
+            let mut out = vec![0xAAu8; 3 * samples.len() + 5];
+            encode_i24(&samples, &mut out[..3 * samples.len()]);
+            for (i, (o, &x)) in out.chunks_exact(3).zip(&samples).enumerate() {
+                assert_eq!(
+                    o,
+                    &to_i24(x).to_le_bytes()[..3],
+                    "sample {i} ({:#x})",
+                    x.to_bits()
+                );
+            }
+            assert_eq!(out[3 * samples.len()..], [0xAA; 5], "wrote past the end");
         }
     }
 
