@@ -315,16 +315,18 @@ impl Session {
 
     /// Change any setting of a stream (role, channel mode, offset) from any instance's GUI.
     pub fn update_stream(&self, id: StreamId, update: impl FnOnce(&mut StreamSettings)) {
-        if let Some(entry) = self
-            .inner
+        self.with_stream(id, |entry| update(&mut entry.settings.write()));
+    }
+
+    /// Run `f` on stream `id`'s registry entry (under the registry lock), if it exists.
+    fn with_stream<R>(&self, id: StreamId, f: impl FnOnce(&StreamEntry) -> R) -> Option<R> {
+        self.inner
             .registry
             .lock()
             .streams
             .iter()
             .find(|s| s.id == id)
-        {
-            update(&mut entry.settings.write());
-        }
+            .map(f)
     }
 
     /// One row per live stream, in registration order.
@@ -352,13 +354,7 @@ impl Session {
         let error = match stream {
             Some(id) => {
                 let name = self
-                    .inner
-                    .registry
-                    .lock()
-                    .streams
-                    .iter()
-                    .find(|s| s.id == id)
-                    .map(StreamEntry::display_name)
+                    .with_stream(id, StreamEntry::display_name)
                     .unwrap_or_else(|| format!("Track {id}"));
                 SessionError::stream(id, name, message)
             }
