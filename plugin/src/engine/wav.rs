@@ -41,6 +41,12 @@ const SILENCE_CHUNK_SAMPLES: usize = 8192;
 /// sequential speed (BENCHMARKS.md); larger ones gain nothing and cost memory per open file.
 pub const WRITE_CHUNK_BYTES: usize = 64 * 1024;
 
+/// How much of a stream's audio (bytes in the file, pending ones included) the writer
+/// gathers before handing it to the sink. Float samples reach the disk without a copy in
+/// user space only from spans that cover a [`WRITE_CHUNK_BYTES`] boundary; two chunks make
+/// the part that still goes through the buffer (the tail past the last boundary) small.
+pub const GATHER_BYTES: usize = 2 * WRITE_CHUNK_BYTES;
+
 #[derive(Debug, thiserror::Error)]
 pub enum WavError {
     #[error("cannot create {path}: {source}")]
@@ -98,6 +104,48 @@ impl Part {
     /// (BENCHMARKS.md).
     fn fill_limit(&self) -> usize {
         WRITE_CHUNK_BYTES - ((self.header_len + self.on_disk) % WRITE_CHUNK_BYTES as u64) as usize
+    }
+
+    /// Hand the pending bytes and then `bytes` to the OS, up to the last
+    /// [`WRITE_CHUNK_BYTES`] boundary of the file they reach, in one vectored write; the
+    /// rest of `bytes` becomes the new pending buffer. This is how float samples reach the
+    /// file without a copy in user space: the kernel reads them straight from the caller.
+    /// `bytes` must reach the next boundary.
+    fn write_through(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.len > self.fill_limit() {
+            // A sample already crosses the boundary (headers of odd length).
+            self.write_out(self.fill_limit())?;
+        }
+        let limit = self.fill_limit();
+        let total = self.len + bytes.len();
+        debug_assert!(total >= limit);
+        let through = limit + (total - limit) / WRITE_CHUNK_BYTES * WRITE_CHUNK_BYTES - self.len;
+        let (now, later) = bytes.split_at(through);
+        let mut slices = [
+            io::IoSlice::new(&self.buf[..self.len]),
+            io::IoSlice::new(now),
+        ];
+        let mut slices = &mut slices[..];
+        let result = loop {
+            if slices.is_empty() {
+                break Ok(());
+            }
+            match self.file.write_vectored(slices) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(k) => {
+                    self.on_disk += k as u64;
+                    io::IoSlice::advance_slices(&mut slices, k);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        // On an error the rest is lost: the sink stops writing this file anyway.
+        self.len = 0;
+        result?;
+        self.buf[..later.len()].copy_from_slice(later);
+        self.len = later.len();
+        Ok(())
     }
 
     /// Hand everything pending to the OS.
@@ -312,6 +360,18 @@ impl WavSink {
             return Ok(());
         };
         let format = self.spec.format;
+        #[cfg(target_endian = "little")]
+        if format == SampleFormat::Float32 {
+            // The file's bytes are the samples' bytes: scan them (read only) and let the
+            // kernel copy them once the span reaches a chunk boundary.
+            let bytes: &[u8] = bytemuck::cast_slice(samples);
+            if part.len + bytes.len() >= part.fill_limit() {
+                let (peak, clipped) = peak_and_clipped(samples);
+                self.peak = self.peak.max(peak);
+                self.clipped_samples += clipped;
+                return part.write_through(bytes);
+            }
+        }
         let bps = format.bytes_per_sample() as usize;
         let mut rest = samples;
         while !rest.is_empty() {
