@@ -279,6 +279,20 @@ impl WavSink {
         self.spec.channels
     }
 
+    pub fn bytes_per_sample(&self) -> usize {
+        self.spec.format.bytes_per_sample() as usize
+    }
+
+    /// Encoded bytes waiting for the next write.
+    pub fn buffered_bytes(&self) -> usize {
+        self.part.as_ref().map_or(0, |p| p.len)
+    }
+
+    /// Whether [`Self::checkpoint_if_due`] would rewrite the header at `now`.
+    pub fn checkpoint_due(&self, now: Instant) -> bool {
+        now.duration_since(self.last_checkpoint) >= CHECKPOINT_INTERVAL
+    }
+
     fn open_part(&mut self) -> Result<(), WavError> {
         let part = self.parts.len() + 1;
         let rel = if part == 1 {
@@ -429,7 +443,7 @@ impl WavSink {
 
     /// Rewrite the header about once a second so the file is readable after a crash.
     pub fn checkpoint_if_due(&mut self, now: Instant) {
-        if now.duration_since(self.last_checkpoint) < CHECKPOINT_INTERVAL {
+        if !self.checkpoint_due(now) {
             return;
         }
         self.last_checkpoint = now;

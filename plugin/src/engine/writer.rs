@@ -29,7 +29,7 @@ use super::settings::{
 use super::status::{SessionError, TakeProgress, TakeStream, TakeSummary};
 use super::take::{create_take_folder, folder_timestamp, write_manifest, TakeNamer};
 use super::timeline::{classify, gap_is_locate, BlockStamp, Clock, Continuity, Expected};
-use super::wav::{SinkSpec, WavSink, MAX_WAV_DATA_BYTES};
+use super::wav::{SinkSpec, WavSink, GATHER_BYTES, MAX_WAV_DATA_BYTES};
 use parking_lot::RwLock;
 use ringbuf::traits::{Consumer, Observer};
 use std::collections::VecDeque;
@@ -60,7 +60,7 @@ impl Default for WriterConfig {
     }
 }
 
-/// Samples read from a ring per step.
+/// Frames converted per step when a file's channel count differs from its stream's.
 const READ_CHUNK_FRAMES: usize = 4096;
 
 /// One stamp the writer has read; its frames are still in the ring.
@@ -79,6 +79,17 @@ impl Queued {
     fn start(&self) -> i64 {
         self.stamp.pos + self.consumed as i64
     }
+}
+
+/// Frames of one stream assigned to its file but still in the ring. The writer gathers a
+/// stream's audio until it is worth a write of its own ([`GATHER_BYTES`]) and then hands it
+/// to the sink straight from the ring's memory: for float files the kernel copies it from
+/// there, with no copy in between.
+#[derive(Debug, Clone, Copy)]
+struct Staged {
+    ring: u64,
+    file: usize,
+    frames: usize,
 }
 
 /// The writer's view of one stream.
@@ -106,6 +117,9 @@ struct StreamReader {
     /// The last take ended by a stop this stream may not have seen yet: its "record" stamps
     /// only count again after it has shown an "off".
     must_see_off: bool,
+    /// Audio at the front of the ring that belongs to the take's file (its stamps are
+    /// consumed already); nothing else may read or skip ring frames before it is written.
+    staged: Option<Staged>,
 }
 
 impl StreamReader {
@@ -122,6 +136,7 @@ impl StreamReader {
     fn drained(&self) -> bool {
         self.removed
             && self.queue.is_empty()
+            && self.staged.is_none()
             && self
                 .rings
                 .iter()
@@ -143,6 +158,15 @@ impl StreamReader {
         ring.stamps.try_pop().map(|stamp| (*seq, stamp))
     }
 
+    fn ring_capacity_frames(&self, seq: u64) -> usize {
+        self.rings
+            .iter()
+            .find(|(s, _)| *s == seq)
+            .map_or(0, |(_, r)| {
+                r.frames.capacity().get() / r.channels.max(1) as usize
+            })
+    }
+
     fn ring(&mut self, seq: u64) -> Option<&mut RingReader> {
         self.rings
             .iter_mut()
@@ -152,6 +176,7 @@ impl StreamReader {
 
     /// Throw away `frames` frames of the front stamp.
     fn discard_front(&mut self, frames: u32) {
+        debug_assert!(self.staged.is_none(), "staged audio would be skipped");
         let Some(q) = self.queue.front_mut() else {
             return;
         };
@@ -223,7 +248,7 @@ pub(crate) struct Writer {
     takes_started: u32,
     /// Sample rate of the newest segment data, for converting the holdback to frames.
     segment_rate: u32,
-    read_buf: Vec<f32>,
+    /// Audio converted to a file's channel count (folding to mono).
     fold_buf: Vec<f32>,
 }
 
@@ -235,7 +260,6 @@ impl Writer {
             take: None,
             takes_started: 0,
             segment_rate: 48_000,
-            read_buf: vec![0.0; READ_CHUNK_FRAMES * 2],
             fold_buf: vec![0.0; READ_CHUNK_FRAMES * 2],
         }
     }
@@ -310,6 +334,7 @@ impl Writer {
                         parked_at: None,
                         breaks: 0,
                         must_see_off: false,
+                        staged: None,
                     });
                     self.streams.last_mut().expect("just pushed")
                 }
@@ -380,7 +405,8 @@ impl Writer {
             // Drop rings that are closed, drained of stamps and no longer referenced.
             while reader.rings.len() > 1 {
                 let (seq, ring) = &reader.rings[0];
-                let referenced = reader.queue.iter().any(|q| q.ring == *seq);
+                let referenced = reader.queue.iter().any(|q| q.ring == *seq)
+                    || reader.staged.is_some_and(|st| st.ring == *seq);
                 if ring.closed.load(Ordering::Acquire) && ring.stamps.is_empty() && !referenced {
                     reader.rings.pop_front();
                 } else {
@@ -528,6 +554,7 @@ impl Writer {
 
     /// Every stream moves into the next segment.
     fn advance_segment(&mut self, now: Instant, quiet_after: Duration) {
+        self.write_all_staged();
         for r in &mut self.streams {
             // Anything left before its jump lies past the boundary: nothing can use it.
             while r.queue.front().is_some_and(|q| !q.starts_segment) && r.has_break() {
@@ -607,7 +634,7 @@ impl Writer {
                 take.ending_seen = take_end.is_some() || segment_end.is_some();
             }
             let write_to = take_end.map_or(limit, |e| e.min(limit));
-            self.write_all_until(write_to);
+            self.write_all_until(write_to, true);
             match (take_end, segment_end) {
                 (Some(end), _) if end <= limit => {
                     let reason = if self.inner.shared.armed.load(Ordering::Relaxed) {
@@ -628,6 +655,7 @@ impl Writer {
     }
 
     fn discard_all_before(&mut self, pos: i64) {
+        self.write_all_staged();
         for r in &mut self.streams {
             while let Some(q) = r.queue.front().copied() {
                 if q.starts_segment || q.start() >= pos {
@@ -762,15 +790,20 @@ impl Writer {
         reader.file = Some(take.files.len() - 1);
     }
 
-    fn write_all_until(&mut self, end: i64) {
+    /// Write every stream's audio below `end`. `gather`: audio may stay staged in the rings
+    /// until enough of it has come (the take goes on); otherwise all of it is written.
+    fn write_all_until(&mut self, end: i64, gather: bool) {
         for i in 0..self.streams.len() {
-            self.write_stream_until(i, end);
+            self.stage_stream_until(i, end);
+            if !gather || self.staged_due(i) {
+                self.write_staged(i);
+            }
         }
     }
 
-    /// Write stream `i`'s audio for positions below `end` into its file, with silence for
-    /// any positions it skipped.
-    fn write_stream_until(&mut self, i: usize, end: i64) {
+    /// Assign stream `i`'s audio for positions below `end` to its file: stage it (it stays
+    /// in the ring), with silence for any positions it skipped.
+    fn stage_stream_until(&mut self, i: usize, end: i64) {
         loop {
             let Some(take) = self.take.as_ref() else {
                 return;
@@ -785,7 +818,7 @@ impl Writer {
             let upto = q.stamp.end().min(end);
             if q.stamp.sample_rate != take_rate {
                 // Joined with another rate (no jump seen): it cannot share this take.
-                self.streams[i].discard_front((upto - q.start()) as u32);
+                self.discard_front(i, (upto - q.start()) as u32);
                 continue;
             }
             if q.stamp.wants_record {
@@ -794,26 +827,30 @@ impl Writer {
             if self.streams[i].file.is_none() {
                 if self.streams[i].stats.excluded.load(Ordering::Relaxed) {
                     // Record enable is off: this take has no file for it.
-                    self.streams[i].discard_front((upto - q.start()) as u32);
+                    self.discard_front(i, (upto - q.start()) as u32);
                     continue;
                 }
                 self.open_file(i, Some(q.stamp.channels));
             }
             let file_index = self.streams[i].file.expect("opened above");
-            let take = self.take.as_mut().expect("checked above");
-            let file = &mut take.files[file_index];
+            let take = self.take.as_ref().expect("checked above");
+            let file = &take.files[file_index];
             if q.stamp.channels != file.input_channels {
                 // Another channel layout without a jump (it rejoined late): cannot go here.
-                self.streams[i].discard_front((upto - q.start()) as u32);
+                self.discard_front(i, (upto - q.start()) as u32);
                 continue;
             }
             let already = file.written_to.max(take_start);
             if q.start() < already {
                 // Positions this file already has (or before the take): skip them.
-                self.streams[i].discard_front((upto.min(already) - q.start()) as u32);
+                self.discard_front(i, (upto.min(already) - q.start()) as u32);
                 continue;
             }
             if q.start() > file.written_to {
+                // Silence goes after what is staged.
+                self.write_staged(i);
+                let take = self.take.as_mut().expect("checked above");
+                let file = &mut take.files[file_index];
                 let gap = (q.start() - file.written_to) as u64;
                 let dropped = if q.consumed == 0 {
                     gap.min(q.stamp.dropped_before as u64)
@@ -827,40 +864,122 @@ impl Writer {
                 }
                 file.written_to = q.start();
             }
-            let frames = ((upto - q.start()) as usize).min(READ_CHUNK_FRAMES);
-            let in_ch = q.stamp.channels as usize;
-            let out_ch = file.file_channels as usize;
-            let samples = frames * in_ch;
-            if self.read_buf.len() < samples {
-                self.read_buf.resize(samples, 0.0);
-                self.fold_buf.resize(samples, 0.0);
+            let frames = (upto - q.start()) as usize;
+            let reader = &mut self.streams[i];
+            match &mut reader.staged {
+                Some(st) if st.ring == q.ring && st.file == file_index => st.frames += frames,
+                _ => {
+                    // Another ring (the instance was reconfigured): the first one goes first.
+                    self.write_staged(i);
+                    self.streams[i].staged = Some(Staged {
+                        ring: q.ring,
+                        file: file_index,
+                        frames,
+                    });
+                }
             }
             let reader = &mut self.streams[i];
-            let got = reader.ring(q.ring).map_or(0, |ring| {
-                ring.frames.pop_slice(&mut self.read_buf[..samples])
-            });
-            if got < samples {
-                // The audio thread pushes frames before their stamp, so this cannot happen;
-                // if it ever does, keep alignment by treating the rest as silence.
-                self.read_buf[got..samples].fill(0.0);
-            }
             if let Some(front) = reader.queue.front_mut() {
                 front.consumed += frames as u32;
                 if front.consumed >= front.stamp.frames {
                     reader.queue.pop_front();
                 }
             }
-            let out = fold(&self.read_buf[..samples], in_ch, out_ch, &mut self.fold_buf);
-            let file = &mut self.take.as_mut().expect("checked above").files[file_index];
-            if let Some(sink) = file.sink.as_mut() {
-                sink.write(out);
-            }
-            file.written_to += frames as i64;
+            let take = self.take.as_mut().expect("checked above");
+            take.files[file_index].written_to += frames as i64;
         }
     }
 
+    /// Throw away `frames` frames of stream `i`'s front stamp, after writing what is staged
+    /// (it lies before them in the ring).
+    fn discard_front(&mut self, i: usize, frames: u32) {
+        self.write_staged(i);
+        self.streams[i].discard_front(frames);
+    }
+
+    /// Whether stream `i`'s staged audio should be written now: it makes a write of
+    /// [`GATHER_BYTES`] with what the sink holds, it takes a quarter of the ring (an
+    /// offline render waits for room), its file is due a checkpoint (the header should
+    /// cover what has arrived), or its instance is gone.
+    fn staged_due(&self, i: usize) -> bool {
+        let reader = &self.streams[i];
+        let Some(st) = reader.staged else {
+            return false;
+        };
+        let Some(sink) = self
+            .take
+            .as_ref()
+            .and_then(|t| t.files.get(st.file))
+            .and_then(|f| f.sink.as_ref())
+        else {
+            return true;
+        };
+        let ring_frames = reader.ring_capacity_frames(st.ring);
+        let bytes = st.frames * sink.channels() as usize * sink.bytes_per_sample();
+        reader.removed
+            || sink.buffered_bytes() + bytes >= GATHER_BYTES
+            || st.frames >= ring_frames / 4
+            || sink.checkpoint_due(Instant::now())
+    }
+
+    /// Before anything else reads or skips ring frames (the staged ones come first).
+    fn write_all_staged(&mut self) {
+        for i in 0..self.streams.len() {
+            self.write_staged(i);
+        }
+    }
+
+    /// Hand stream `i`'s staged audio to its file straight from the ring, and release it.
+    fn write_staged(&mut self, i: usize) {
+        let reader = &mut self.streams[i];
+        let Some(st) = reader.staged.take() else {
+            return;
+        };
+        let sink = self
+            .take
+            .as_mut()
+            .and_then(|t| t.files.get_mut(st.file))
+            .and_then(|f| Some((f.file_channels as usize, f.sink.as_mut()?)));
+        // A staged ring is never dropped (see `read_stamps`), so the audio is there; if it
+        // ever is not, the file keeps its length with silence.
+        let Some(ring) = reader.ring(st.ring) else {
+            if let Some((_, sink)) = sink {
+                sink.write_silence(st.frames as u64);
+            }
+            return;
+        };
+        let in_ch = ring.channels as usize;
+        let samples = st.frames * in_ch;
+        let (first, second) = ring.frames.as_slices();
+        let first = &first[..samples.min(first.len())];
+        let second = &second[..(samples - first.len()).min(second.len())];
+        if let Some((out_ch, sink)) = sink {
+            for span in [first, second] {
+                if in_ch == out_ch {
+                    sink.write(span);
+                } else {
+                    let need = READ_CHUNK_FRAMES * out_ch;
+                    if self.fold_buf.len() < need {
+                        self.fold_buf.resize(need, 0.0);
+                    }
+                    for chunk in span.chunks(READ_CHUNK_FRAMES * in_ch) {
+                        sink.write(fold(chunk, in_ch, out_ch, &mut self.fold_buf));
+                    }
+                }
+            }
+            let missing = samples - first.len() - second.len();
+            if missing > 0 {
+                // The audio thread pushes frames before their stamp, so this cannot happen;
+                // if it ever does, keep alignment with silence.
+                sink.write_silence((missing / in_ch) as u64);
+            }
+        }
+        let read = first.len() + second.len();
+        ring.frames.skip(read);
+    }
+
     fn finish_take(&mut self, end: i64, reason: &str) {
-        self.write_all_until(end);
+        self.write_all_until(end, false);
         let Some(mut take) = self.take.take() else {
             return;
         };
