@@ -93,6 +93,24 @@ impl Timings {
     }
 }
 
+/// Median over the last `samples` samples of `base`'s time per iteration divided by
+/// `other`'s, for two timings recorded in the same samples (paired measurements).
+pub fn median_ratio(base: &Timings, other: &Timings, samples: usize) -> f64 {
+    let (a, b) = (base.0.borrow(), other.0.borrow());
+    let from = a.len().min(b.len()).saturating_sub(samples);
+    let mut ratios: Vec<f64> = a[from..]
+        .iter()
+        .zip(&b[from..])
+        .filter(|((_, x), (_, y))| !x.is_zero() && !y.is_zero())
+        .map(|((_, x), (_, y))| x.as_secs_f64() / y.as_secs_f64())
+        .collect();
+    if ratios.is_empty() {
+        return f64::NAN;
+    }
+    ratios.sort_by(|x, y| x.total_cmp(y));
+    ratios[ratios.len() / 2]
+}
+
 /// Process CPU time of one thread, in seconds, from `/proc/self/task/<tid>/stat`.
 pub fn thread_cpu_seconds(tid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
