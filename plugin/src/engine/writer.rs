@@ -20,6 +20,8 @@
 //!   `max(newest position - holdback, oldest live stream position)` is final.
 //! - Inside a take, every stream's file gets exactly the frames of [start, end): its own
 //!   audio where it has some, silence where it has none (suspended, dropped, added late).
+//! - Audio assigned to a file stays in its ring ([`Staged`]) until a write's worth has
+//!   gathered, and goes to the file from there: the ring's memory is the write buffer.
 
 use super::manifest::{bar_beat, FileEntry, Manifest, FORMAT_VERSION};
 use super::session::{RingReader, SessionInner, StreamId, StreamStats};
@@ -793,9 +795,10 @@ impl Writer {
     /// Write every stream's audio below `end`. `gather`: audio may stay staged in the rings
     /// until enough of it has come (the take goes on); otherwise all of it is written.
     fn write_all_until(&mut self, end: i64, gather: bool) {
+        let now = Instant::now();
         for i in 0..self.streams.len() {
             self.stage_stream_until(i, end);
-            if !gather || self.staged_due(i) {
+            if !gather || self.staged_due(i, now) {
                 self.write_staged(i);
             }
         }
@@ -901,7 +904,7 @@ impl Writer {
     /// [`GATHER_BYTES`] with what the sink holds, it takes a quarter of the ring (an
     /// offline render waits for room), its file is due a checkpoint (the header should
     /// cover what has arrived), or its instance is gone.
-    fn staged_due(&self, i: usize) -> bool {
+    fn staged_due(&self, i: usize, now: Instant) -> bool {
         let reader = &self.streams[i];
         let Some(st) = reader.staged else {
             return false;
@@ -919,7 +922,7 @@ impl Writer {
         reader.removed
             || sink.buffered_bytes() + bytes >= GATHER_BYTES
             || st.frames >= ring_frames / 4
-            || sink.checkpoint_due(Instant::now())
+            || sink.checkpoint_due(now)
     }
 
     /// Before anything else reads or skips ring frames (the staged ones come first).
