@@ -110,7 +110,7 @@ impl Part {
     /// [`WRITE_CHUNK_BYTES`] boundary of the file they reach, in one vectored write; the
     /// rest of `bytes` becomes the new pending buffer. This is how float samples reach the
     /// file without a copy in user space: the kernel reads them straight from the caller.
-    /// `bytes` must reach the next boundary.
+    /// Bytes that do not reach a boundary are only added to the pending buffer.
     fn write_through(&mut self, bytes: &[u8]) -> io::Result<()> {
         if self.len > self.fill_limit() {
             // A sample already crosses the boundary (headers of odd length).
@@ -118,7 +118,11 @@ impl Part {
         }
         let limit = self.fill_limit();
         let total = self.len + bytes.len();
-        debug_assert!(total >= limit);
+        if total < limit {
+            self.buf[self.len..total].copy_from_slice(bytes);
+            self.len = total;
+            return Ok(());
+        }
         let through = limit + (total - limit) / WRITE_CHUNK_BYTES * WRITE_CHUNK_BYTES - self.len;
         let (now, later) = bytes.split_at(through);
         let mut slices = [
