@@ -406,11 +406,7 @@ impl WavSink {
             // formats scan first (they convert per sample anyway).
             let (peak, clipped) = match format {
                 SampleFormat::Float32 => encode_f32(now, out),
-                SampleFormat::Int24 => {
-                    let stats = peak_and_clipped(now);
-                    encode_i24(now, out);
-                    stats
-                }
+                SampleFormat::Int24 => encode_i24(now, out),
                 SampleFormat::Int16 => {
                     let stats = peak_and_clipped(now);
                     encode_i16(now, out, &mut self.dither);
@@ -618,13 +614,16 @@ unsafe fn encode_f32_avx2(samples: &[f32], out: &mut [u8]) -> (f32, u64) {
     (f32::from_bits(peak).max(tail_peak), clipped + tail_clipped)
 }
 
-fn encode_i24(samples: &[f32], out: &mut [u8]) {
+/// Convert float samples to 24-bit little-endian and return their peak and clip count (one
+/// pass where the CPU has AVX2, like [`encode_f32`]).
+fn encode_i24(samples: &[f32], out: &mut [u8]) -> (f32, u64) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked above).
         return unsafe { encode_i24_avx2(samples, out) };
     }
-    encode_i24_body(samples, out)
+    encode_i24_body(samples, out);
+    peak_and_clipped(samples)
 }
 
 /// [`to_i24`] on eight samples at a time, then a byte shuffle drops each value's top byte
@@ -633,13 +632,16 @@ fn encode_i24(samples: &[f32], out: &mut [u8]) {
 /// store writes 4 bytes it does not own; the next step or the scalar tail overwrites them).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn encode_i24_avx2(samples: &[f32], out: &mut [u8]) {
+unsafe fn encode_i24_avx2(samples: &[f32], out: &mut [u8]) -> (f32, u64) {
     use std::arch::x86_64::*;
     const STEP: usize = 8;
     let n = samples.len().min(out.len() / 3);
     // Steps whose 28 bytes of stores stay inside `out`.
     let steps = if 3 * n >= 4 { (3 * n - 4) / 24 } else { 0 }.min(n / STEP);
     let done = steps * STEP;
+    let mut peak_lanes = [0u32; 8];
+    let mut count_lanes = [0u32; 8];
+    let mut clipped = 0u64;
     // SAFETY: loads read `samples` below `done <= n`; the stores of step `i` cover bytes
     // `24 i .. 24 i + 28`, and `24 (steps - 1) + 28 <= 3 n <= out.len()` by the choice of
     // `steps`. All unaligned.
@@ -653,9 +655,26 @@ unsafe fn encode_i24_avx2(samples: &[f32], out: &mut [u8]) {
             0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, //
             0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
         );
+        // The scan of `encode_f32_avx2`, on the same loads.
+        let magnitude = _mm256_set1_epi32(0x7fff_ffff);
+        let inf = _mm256_set1_epi32(0x7f80_0000);
+        let one = _mm256_set1_epi32(0x3f80_0000);
+        let mut peak = _mm256_setzero_si256();
+        let mut count = _mm256_setzero_si256();
         let (src, dst) = (samples.as_ptr(), out.as_mut_ptr());
         for i in 0..steps {
-            let v = _mm256_mul_ps(_mm256_loadu_ps(src.add(i * STEP)), scale);
+            if i % (1 << 24) == 0 && i > 0 {
+                // Lane counters are 32-bit: fold them before they could overflow.
+                _mm256_storeu_si256(count_lanes.as_mut_ptr().cast(), count);
+                clipped += count_lanes.iter().map(|&c| c as u64).sum::<u64>();
+                count = _mm256_setzero_si256();
+            }
+            let x = _mm256_loadu_ps(src.add(i * STEP));
+            let a = _mm256_and_si256(_mm256_castps_si256(x), magnitude);
+            let not_nan = _mm256_andnot_si256(_mm256_cmpgt_epi32(a, inf), a);
+            peak = _mm256_max_epu32(peak, not_nan);
+            count = _mm256_sub_epi32(count, _mm256_cmpgt_epi32(not_nan, one));
+            let v = _mm256_mul_ps(x, scale);
             // NaN becomes 0, as `NaN as i32` does in `to_i24`.
             let v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
             let v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
@@ -671,8 +690,14 @@ unsafe fn encode_i24_avx2(samples: &[f32], out: &mut [u8]) {
             _mm_storeu_si128(o.cast(), _mm256_castsi256_si128(packed));
             _mm_storeu_si128(o.add(12).cast(), _mm256_extracti128_si256::<1>(packed));
         }
+        _mm256_storeu_si256(count_lanes.as_mut_ptr().cast(), count);
+        _mm256_storeu_si256(peak_lanes.as_mut_ptr().cast(), peak);
     }
+    clipped += count_lanes.iter().map(|&c| c as u64).sum::<u64>();
     encode_i24_body(&samples[done..n], &mut out[3 * done..3 * n]);
+    let (tail_peak, tail_clipped) = peak_and_clipped_body(&samples[done..n]);
+    let peak = peak_lanes.into_iter().max().unwrap_or(0);
+    (f32::from_bits(peak).max(tail_peak), clipped + tail_clipped)
 }
 
 /// Four samples at a time into three little-endian words (12 bytes), so the stores are
@@ -1119,7 +1144,14 @@ mod tests {
         cases.extend([0, 1, 2, 7, 8, 9, 10, 11, 16, 17, 100].map(|n| test_signal(n, n as u64)));
         for samples in cases {
             let mut out = vec![0xAAu8; 3 * samples.len() + 5];
-            encode_i24(&samples, &mut out[..3 * samples.len()]);
+            let (peak, clipped) = encode_i24(&samples, &mut out[..3 * samples.len()]);
+            let (want_peak, want_clipped) = peak_and_clipped_body(&samples);
+            assert_eq!(
+                (peak.to_bits(), clipped),
+                (want_peak.to_bits(), want_clipped),
+                "peak and clip count of {} samples",
+                samples.len()
+            );
             for (i, (o, &x)) in out.chunks_exact(3).zip(&samples).enumerate() {
                 assert_eq!(
                     o,
