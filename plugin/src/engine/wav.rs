@@ -567,8 +567,7 @@ fn encode_f32(samples: &[f32], out: &mut [u8]) -> (f32, u64) {
 }
 
 /// Eight samples per step: an unaligned store of the samples as they are (the file is
-/// little-endian, like the CPU), and on the same register the bit-pattern scan of
-/// [`peak_and_clipped_body`]: magnitude bits, NaN as zero, unsigned max, count above 1.0.
+/// little-endian, like the CPU), and [`ScanAvx2`] on the same register.
 #[cfg(all(target_arch = "x86_64", target_endian = "little"))]
 #[target_feature(enable = "avx2")]
 unsafe fn encode_f32_avx2(samples: &[f32], out: &mut [u8]) -> (f32, u64) {
@@ -576,42 +575,92 @@ unsafe fn encode_f32_avx2(samples: &[f32], out: &mut [u8]) -> (f32, u64) {
     const STEP: usize = 8;
     assert!(out.len() >= 4 * samples.len());
     let done = samples.len() / STEP * STEP;
-    let mut peak_lanes = [0u32; 8];
-    let mut count_lanes = [0u32; 8];
-    let mut clipped = 0u64;
+    let mut scan = ScanAvx2::new();
     // SAFETY: loads read `samples` below `done`; stores write `out` below `4 * done`,
     // which the assert above keeps in bounds; all unaligned.
     unsafe {
-        let magnitude = _mm256_set1_epi32(0x7fff_ffff);
-        let inf = _mm256_set1_epi32(0x7f80_0000);
-        let one = _mm256_set1_epi32(0x3f80_0000);
-        let mut peak = _mm256_setzero_si256();
-        let src = samples.as_ptr();
-        let dst = out.as_mut_ptr();
-        // Lane counters are 32-bit: fold them into `clipped` before they could overflow.
-        for block in (0..done).step_by(1 << 24) {
-            let mut count = _mm256_setzero_si256();
-            for at in (block..done.min(block + (1 << 24))).step_by(STEP) {
-                let x = _mm256_loadu_si256(src.add(at).cast());
-                _mm256_storeu_si256(dst.add(4 * at).cast(), x);
-                let a = _mm256_and_si256(x, magnitude);
-                // Magnitudes are below 2^31, so signed compares order them correctly.
-                let not_nan = _mm256_andnot_si256(_mm256_cmpgt_epi32(a, inf), a);
-                peak = _mm256_max_epu32(peak, not_nan);
-                // cmpgt gives -1 per lane above full scale.
-                count = _mm256_sub_epi32(count, _mm256_cmpgt_epi32(not_nan, one));
-            }
-            _mm256_storeu_si256(count_lanes.as_mut_ptr().cast(), count);
-            clipped += count_lanes.iter().map(|&c| c as u64).sum::<u64>();
+        let (src, dst) = (samples.as_ptr(), out.as_mut_ptr());
+        for at in (0..done).step_by(STEP) {
+            let x = _mm256_loadu_si256(src.add(at).cast());
+            _mm256_storeu_si256(dst.add(4 * at).cast(), x);
+            scan.step(x);
         }
-        _mm256_storeu_si256(peak_lanes.as_mut_ptr().cast(), peak);
     }
     for (o, &x) in out[4 * done..].chunks_exact_mut(4).zip(&samples[done..]) {
         o.copy_from_slice(&x.to_le_bytes());
     }
-    let (tail_peak, tail_clipped) = peak_and_clipped_body(&samples[done..]);
-    let peak = peak_lanes.into_iter().max().unwrap_or(0);
-    (f32::from_bits(peak).max(tail_peak), clipped + tail_clipped)
+    scan.finish(&samples[done..])
+}
+
+/// The scan of [`peak_and_clipped_body`] eight samples at a time, for the AVX2 encoders to
+/// run on the registers they load anyway: magnitude bits, NaN as zero, unsigned max, count
+/// above 1.0.
+#[cfg(target_arch = "x86_64")]
+struct ScanAvx2 {
+    peak: std::arch::x86_64::__m256i,
+    /// Per lane; 32-bit, so folded into `clipped` before it could overflow.
+    count: std::arch::x86_64::__m256i,
+    steps: u32,
+    clipped: u64,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl ScanAvx2 {
+    #[target_feature(enable = "avx2")]
+    fn new() -> Self {
+        use std::arch::x86_64::*;
+        Self {
+            peak: _mm256_setzero_si256(),
+            count: _mm256_setzero_si256(),
+            steps: 0,
+            clipped: 0,
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn step(&mut self, samples: std::arch::x86_64::__m256i) {
+        use std::arch::x86_64::*;
+        let a = _mm256_and_si256(samples, _mm256_set1_epi32(0x7fff_ffff));
+        // Magnitudes are below 2^31, so signed compares order them correctly.
+        let inf = _mm256_set1_epi32(0x7f80_0000);
+        let not_nan = _mm256_andnot_si256(_mm256_cmpgt_epi32(a, inf), a);
+        self.peak = _mm256_max_epu32(self.peak, not_nan);
+        // cmpgt gives -1 per lane above full scale.
+        let one = _mm256_set1_epi32(0x3f80_0000);
+        self.count = _mm256_sub_epi32(self.count, _mm256_cmpgt_epi32(not_nan, one));
+        self.steps += 1;
+        if self.steps == 1 << 24 {
+            self.fold_count();
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn fold_count(&mut self) {
+        use std::arch::x86_64::*;
+        let mut lanes = [0u32; 8];
+        // SAFETY: an unaligned store of 32 bytes into a 32-byte array.
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), self.count) };
+        self.clipped += lanes.iter().map(|&c| c as u64).sum::<u64>();
+        self.count = _mm256_setzero_si256();
+        self.steps = 0;
+    }
+
+    /// Peak and clip count of everything stepped through and of `tail`.
+    #[target_feature(enable = "avx2")]
+    fn finish(mut self, tail: &[f32]) -> (f32, u64) {
+        use std::arch::x86_64::*;
+        self.fold_count();
+        let mut lanes = [0u32; 8];
+        // SAFETY: as in `fold_count`.
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), self.peak) };
+        let (tail_peak, tail_clipped) = peak_and_clipped_body(tail);
+        let peak = lanes.into_iter().max().unwrap_or(0);
+        (
+            f32::from_bits(peak).max(tail_peak),
+            self.clipped + tail_clipped,
+        )
+    }
 }
 
 /// Convert float samples to 24-bit little-endian and return their peak and clip count (one
@@ -639,9 +688,7 @@ unsafe fn encode_i24_avx2(samples: &[f32], out: &mut [u8]) -> (f32, u64) {
     // Steps whose 28 bytes of stores stay inside `out`.
     let steps = if 3 * n >= 4 { (3 * n - 4) / 24 } else { 0 }.min(n / STEP);
     let done = steps * STEP;
-    let mut peak_lanes = [0u32; 8];
-    let mut count_lanes = [0u32; 8];
-    let mut clipped = 0u64;
+    let mut scan = ScanAvx2::new();
     // SAFETY: loads read `samples` below `done <= n`; the stores of step `i` cover bytes
     // `24 i .. 24 i + 28`, and `24 (steps - 1) + 28 <= 3 n <= out.len()` by the choice of
     // `steps`. All unaligned.
@@ -655,25 +702,10 @@ unsafe fn encode_i24_avx2(samples: &[f32], out: &mut [u8]) -> (f32, u64) {
             0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, //
             0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
         );
-        // The scan of `encode_f32_avx2`, on the same loads.
-        let magnitude = _mm256_set1_epi32(0x7fff_ffff);
-        let inf = _mm256_set1_epi32(0x7f80_0000);
-        let one = _mm256_set1_epi32(0x3f80_0000);
-        let mut peak = _mm256_setzero_si256();
-        let mut count = _mm256_setzero_si256();
         let (src, dst) = (samples.as_ptr(), out.as_mut_ptr());
         for i in 0..steps {
-            if i % (1 << 24) == 0 && i > 0 {
-                // Lane counters are 32-bit: fold them before they could overflow.
-                _mm256_storeu_si256(count_lanes.as_mut_ptr().cast(), count);
-                clipped += count_lanes.iter().map(|&c| c as u64).sum::<u64>();
-                count = _mm256_setzero_si256();
-            }
             let x = _mm256_loadu_ps(src.add(i * STEP));
-            let a = _mm256_and_si256(_mm256_castps_si256(x), magnitude);
-            let not_nan = _mm256_andnot_si256(_mm256_cmpgt_epi32(a, inf), a);
-            peak = _mm256_max_epu32(peak, not_nan);
-            count = _mm256_sub_epi32(count, _mm256_cmpgt_epi32(not_nan, one));
+            scan.step(_mm256_castps_si256(x));
             let v = _mm256_mul_ps(x, scale);
             // NaN becomes 0, as `NaN as i32` does in `to_i24`.
             let v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
@@ -690,14 +722,9 @@ unsafe fn encode_i24_avx2(samples: &[f32], out: &mut [u8]) -> (f32, u64) {
             _mm_storeu_si128(o.cast(), _mm256_castsi256_si128(packed));
             _mm_storeu_si128(o.add(12).cast(), _mm256_extracti128_si256::<1>(packed));
         }
-        _mm256_storeu_si256(count_lanes.as_mut_ptr().cast(), count);
-        _mm256_storeu_si256(peak_lanes.as_mut_ptr().cast(), peak);
     }
-    clipped += count_lanes.iter().map(|&c| c as u64).sum::<u64>();
     encode_i24_body(&samples[done..n], &mut out[3 * done..3 * n]);
-    let (tail_peak, tail_clipped) = peak_and_clipped_body(&samples[done..n]);
-    let peak = peak_lanes.into_iter().max().unwrap_or(0);
-    (f32::from_bits(peak).max(tail_peak), clipped + tail_clipped)
+    scan.finish(&samples[done..n])
 }
 
 /// Four samples at a time into three little-endian words (12 bytes), so the stores are
