@@ -618,10 +618,11 @@ fn header_checkpoints_cover_gathered_audio_while_recording() {
     let mut on_disk = 0;
     while on_disk < blocks as u32 * 512 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
-        let Some(path) = find_file(rig.root(), "Vox.wav") else {
+        let files = all_files_under(rig.root());
+        let Some(path) = files.iter().find(|p| p.ends_with("Vox.wav")) else {
             continue;
         };
-        on_disk = hound::WavReader::open(&path).map_or(0, |r| r.duration());
+        on_disk = hound::WavReader::open(path).map_or(0, |r| r.duration());
     }
     assert_eq!(
         on_disk,
@@ -633,18 +634,4 @@ fn header_checkpoints_cover_gathered_audio_while_recording() {
     let (dir, m) = &takes[0];
     assert_eq!(m.length_frames, blocks as u64 * 512);
     assert_every_file_exact(dir, m);
-}
-
-fn find_file(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()? {
-        let path = entry.ok()?.path();
-        if path.is_dir() {
-            if let Some(found) = find_file(&path, name) {
-                return Some(found);
-            }
-        } else if path.file_name().is_some_and(|n| n == name) {
-            return Some(path);
-        }
-    }
-    None
 }

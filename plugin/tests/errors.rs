@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use std::path::Path;
 use std::time::Duration;
 use stemtap::engine::{EngineConfig, SessionSettings};
 
@@ -27,19 +26,6 @@ fn banner_text(rig: &Rig) -> String {
     let errors = rig.session.status().errors;
     let lines: Vec<String> = errors.iter().map(|e| e.describe(None)).collect();
     lines.join("\n")
-}
-
-fn all_files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(all_files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]

@@ -202,3 +202,17 @@ pub fn assert_every_file_exact(dir: &Path, m: &Manifest) {
         );
     }
 }
+
+/// Every file below `dir`, in any depth of folders.
+pub fn all_files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(all_files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
