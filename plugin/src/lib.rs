@@ -5,7 +5,9 @@
 //! framework in it); the GUI is [`editor`].
 
 pub mod editor;
-pub mod engine;
+/// The recorder (its own crate, with no plugin framework in it), under the name the glue and
+/// the editor use.
+pub use stemtap_engine as engine;
 pub mod params;
 
 use engine::{Capture, Session, StreamHandle, StreamSettings, TransportInfo};

@@ -1,6 +1,8 @@
 //! The editor, driven headlessly with egui_kittest through its accessibility tree: a private
 //! session with several attached instances, the way a producer sees forty of them.
 
+// The engine tests' rig: the editor is tested against a real session writing real takes.
+#[path = "../../engine/tests/common/mod.rs"]
 mod common;
 
 use common::{playing, wait_for_takes, RATE};

@@ -1,9 +1,9 @@
 //! The take folder on disk: a unique folder per take, the file names inside it, and the
 //! manifest. Runs on the writer thread only.
 
-use super::manifest::{Manifest, MANIFEST_FILE};
-use super::names::{sanitize, UniqueNames};
-use super::settings::Role;
+use crate::manifest::{Manifest, MANIFEST_FILE};
+use crate::names::{sanitize, UniqueNames};
+use crate::settings::Role;
 use std::io;
 use std::path::{Path, PathBuf};
 

@@ -8,7 +8,7 @@
 //! neither a real audio thread (one block every few milliseconds) nor the capture does.
 //! Measured on this machine: the copy alone costs 2.7x more with the pause than without.
 //!
-//! `cargo bench -p stemtap --bench capture` (`STEMTAP_BENCH_QUICK=1` for a short run).
+//! `cargo bench -p stemtap-engine --bench capture` (`STEMTAP_BENCH_QUICK=1` for a short run).
 //! Prints a ratio table at the end and writes it to `target/stemtap-bench/capture.md`.
 
 mod common;
@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stemtap::engine::{EngineConfig, Session, StreamSettings, TransportInfo};
+use stemtap_engine::{EngineConfig, Session, StreamSettings, TransportInfo};
 
 const RATE: u32 = 48_000;
 const CHANNELS: [u16; 3] = [1, 2, 8];

@@ -6,8 +6,8 @@ use parking_lot::RwLock;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stemtap::engine::manifest::Manifest;
-use stemtap::engine::{
+use stemtap_engine::manifest::Manifest;
+use stemtap_engine::{
     Capture, EngineConfig, Session, SessionSettings, StreamHandle, StreamSettings, TransportInfo,
 };
 

@@ -5,9 +5,9 @@
 //! is correct), makes a syscall or logs. It never decides whether a block is recorded: it
 //! only says where the block is and what it saw; the writer decides from the stamps.
 
-use super::interleave::interleave_with_peaks;
-use super::session::{SessionShared, StreamStats};
-use super::timeline::{BlockStamp, Clock};
+use crate::interleave::interleave_with_peaks;
+use crate::session::{SessionShared, StreamStats};
+use crate::timeline::{BlockStamp, Clock};
 use ringbuf::traits::{Observer, Producer, Raw};
 use ringbuf::HeapProd;
 use std::sync::atomic::{AtomicBool, Ordering};

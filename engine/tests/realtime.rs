@@ -1,11 +1,15 @@
-//! The audio-thread path must never allocate. nice-plug's `assert_process_allocs` feature
-//! installs an allocator that aborts on any allocation inside `assert_no_alloc` (debug
-//! builds), which is how the real `process()` runs in the end-to-end tests too.
+//! The audio-thread path must never allocate. This test installs the allocator nice-plug's
+//! `assert_process_allocs` feature installs in the plugin: it aborts on any allocation inside
+//! `assert_no_alloc` (debug builds), which is how the real `process()` runs in the
+//! end-to-end tests too.
 
-use nice_assert_no_alloc::assert_no_alloc;
+use nice_assert_no_alloc::{assert_no_alloc, AllocDisabler};
 use parking_lot::RwLock;
 use std::sync::Arc;
-use stemtap::engine::{EngineConfig, Session, StreamSettings, TransportInfo};
+use stemtap_engine::{EngineConfig, Session, StreamSettings, TransportInfo};
+
+#[global_allocator]
+static ALLOCATOR: AllocDisabler = AllocDisabler;
 
 #[test]
 fn the_capture_path_never_allocates_whatever_the_host_sends() {

@@ -18,7 +18,7 @@
 //! failed write (disk full, file size limit) the file stays readable up to the last frame
 //! that reached it.
 
-use super::settings::SampleFormat;
+use crate::settings::SampleFormat;
 use std::fs::File;
 use std::io::{self, Write};
 #[cfg(not(unix))]

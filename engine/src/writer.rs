@@ -23,15 +23,15 @@
 //! - Audio assigned to a file stays in its ring ([`Staged`]) until a write's worth has
 //!   gathered, and goes to the file from there: the ring's memory is the write buffer.
 
-use super::manifest::{bar_beat, FileEntry, Manifest, FORMAT_VERSION};
-use super::session::{RingReader, SessionInner, StreamId, StreamStats};
-use super::settings::{
+use crate::manifest::{bar_beat, FileEntry, Manifest, FORMAT_VERSION};
+use crate::session::{RingReader, SessionInner, StreamId, StreamStats};
+use crate::settings::{
     resolve_output_root, ChannelMode, Role, SampleFormat, StreamSettings, MAX_OFFSET_SAMPLES,
 };
-use super::status::{SessionError, TakeProgress, TakeStream, TakeSummary};
-use super::take::{create_take_folder, folder_timestamp, write_manifest, TakeNamer};
-use super::timeline::{classify, gap_is_locate, BlockStamp, Clock, Continuity, Expected};
-use super::wav::{SinkSpec, WavSink, GATHER_BYTES, MAX_WAV_DATA_BYTES};
+use crate::status::{SessionError, TakeProgress, TakeStream, TakeSummary};
+use crate::take::{create_take_folder, folder_timestamp, write_manifest, TakeNamer};
+use crate::timeline::{classify, gap_is_locate, BlockStamp, Clock, Continuity, Expected};
+use crate::wav::{SinkSpec, WavSink, GATHER_BYTES, MAX_WAV_DATA_BYTES};
 use parking_lot::RwLock;
 use ringbuf::traits::{Consumer, Observer};
 use std::collections::VecDeque;

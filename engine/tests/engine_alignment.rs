@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use std::time::Duration;
-use stemtap::engine::{EngineConfig, TransportInfo, TriggerMode, WriterConfig};
+use stemtap_engine::{EngineConfig, TransportInfo, TriggerMode, WriterConfig};
 
 fn pace() {
     std::thread::sleep(Duration::from_micros(300));
@@ -434,7 +434,7 @@ fn disarming_while_the_host_processes_nothing_still_finishes_the_take() {
 fn unnamed_streams_get_the_lowest_free_track_number() {
     use parking_lot::RwLock;
     use std::sync::Arc;
-    use stemtap::engine::{Session, StreamSettings};
+    use stemtap_engine::{Session, StreamSettings};
     let session = Arc::new(Session::new(EngineConfig::default()));
     let new = || Arc::new(RwLock::new(StreamSettings::default()));
     let a = session.register(new());
@@ -520,7 +520,7 @@ fn stats_publish_the_running_audio_configuration() {
     use parking_lot::RwLock;
     use std::sync::atomic::Ordering::Relaxed;
     use std::sync::Arc;
-    use stemtap::engine::{Session, StreamSettings};
+    use stemtap_engine::{Session, StreamSettings};
     let session = Arc::new(Session::new(EngineConfig::default()));
     let stream = session.register(Arc::new(RwLock::new(StreamSettings::default())));
     let stats = stream.stats().clone();

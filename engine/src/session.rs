@@ -5,11 +5,11 @@
 //! own [`Capture`]. The main thread, the GUI and the writer share the registry and status
 //! behind `parking_lot` locks, which never sit on the audio path.
 
-use super::capture::{Capture, MIN_STAMP_FRAMES};
-use super::settings::{SessionSettings, StreamSettings, TriggerMode};
-use super::status::{SessionError, SessionStatus};
-use super::timeline::BlockStamp;
-use super::writer::{Writer, WriterConfig};
+use crate::capture::{Capture, MIN_STAMP_FRAMES};
+use crate::settings::{SessionSettings, StreamSettings, TriggerMode};
+use crate::status::{SessionError, SessionStatus};
+use crate::timeline::BlockStamp;
+use crate::writer::{Writer, WriterConfig};
 use parking_lot::{Mutex, RwLock};
 use ringbuf::traits::{Consumer, Producer, Split};
 use ringbuf::{HeapCons, HeapRb};

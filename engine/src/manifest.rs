@@ -1,7 +1,7 @@
 //! `take.json`: the description of a take that travels with its files. Its field names are
 //! part of the public contract (documented in the README); add fields, never rename them.
 
-use super::settings::{ChannelMode, Role, SampleFormat};
+use crate::settings::{ChannelMode, Role, SampleFormat};
 use serde::{Deserialize, Serialize};
 
 pub const MANIFEST_FILE: &str = "take.json";

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use std::time::Duration;
-use stemtap::engine::{EngineConfig, SessionSettings};
+use stemtap_engine::{EngineConfig, SessionSettings};
 
 fn record_blocks(rig: &mut Rig, cycles: i64, block: usize) {
     rig.session.set_armed(true);

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use std::time::{Duration, Instant};
-use stemtap::engine::EngineConfig;
+use stemtap_engine::EngineConfig;
 
 const BLOCK: usize = 512;
 /// Small enough that one burst overruns it, big enough (~90 blocks) that the paced blocks

@@ -2,10 +2,10 @@
 //! 512-frame stereo blocks at real-time pace while the session's writer records them.
 //!
 //! ```text
-//! cargo bench -p stemtap --bench realtime               # everything (about 12 minutes)
-//! cargo bench -p stemtap --bench realtime -- scale      # or: stall, finish, memory
-//! STEMTAP_BENCH_SCALE=96000:256 cargo bench -p stemtap --bench realtime -- scale  # one point
-//! STEMTAP_BENCH_QUICK=1 cargo bench -p stemtap --bench realtime   # about a minute
+//! cargo bench -p stemtap-engine --bench realtime               # everything (about 12 minutes)
+//! cargo bench -p stemtap-engine --bench realtime -- scale      # or: stall, finish, memory
+//! STEMTAP_BENCH_SCALE=96000:256 cargo bench -p stemtap-engine --bench realtime -- scale  # one point
+//! STEMTAP_BENCH_QUICK=1 cargo bench -p stemtap-engine --bench realtime   # about a minute
 //! ```
 //! One thread plays the host: every 512/rate seconds it calls `Capture::capture` for every
 //! instance (a host's single audio thread), sleeping in between. The writer thread is the
@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stemtap::engine::manifest::{Manifest, MANIFEST_FILE};
-use stemtap::engine::timeline::BlockStamp;
-use stemtap::engine::{
+use stemtap_engine::manifest::{Manifest, MANIFEST_FILE};
+use stemtap_engine::timeline::BlockStamp;
+use stemtap_engine::{
     Capture, EngineConfig, SampleFormat, Session, SessionSettings, StreamHandle, StreamSettings,
     TransportInfo,
 };

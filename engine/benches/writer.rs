@@ -13,7 +13,7 @@
 //! which is what the writer does in real time and far more than wall-clock checkpoints
 //! would give a faster-than-real-time benchmark.
 //!
-//! `cargo bench -p stemtap --bench writer` (`STEMTAP_BENCH_QUICK=1` for a short run).
+//! `cargo bench -p stemtap-engine --bench writer` (`STEMTAP_BENCH_QUICK=1` for a short run).
 
 mod common;
 
@@ -23,8 +23,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use stemtap::engine::wav::{to_i24, SinkSpec, WavSink, GATHER_BYTES, MAX_WAV_DATA_BYTES};
-use stemtap::engine::SampleFormat;
+use stemtap_engine::wav::{to_i24, SinkSpec, WavSink, GATHER_BYTES, MAX_WAV_DATA_BYTES};
+use stemtap_engine::SampleFormat;
 
 const RATE: usize = 48_000;
 const CHANNELS: usize = 2;

@@ -2,9 +2,9 @@
 //! stay until the user acknowledges them.
 //!
 //! Everything here is plain data, copied out under the session's status lock
-//! ([`Session::status`](super::Session::status)); nothing here is touched by the audio thread.
+//! ([`Session::status`](crate::Session::status)); nothing here is touched by the audio thread.
 
-use super::session::StreamId;
+use crate::session::StreamId;
 use std::path::PathBuf;
 use std::time::Instant;
 
