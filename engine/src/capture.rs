@@ -6,7 +6,7 @@
 //! only says where the block is and what it saw; the writer decides from the stamps.
 
 use crate::interleave::interleave_with_peaks;
-use crate::session::{SessionShared, StreamStats};
+use crate::shared::{SessionShared, StreamStats};
 use crate::timeline::{BlockStamp, Clock};
 use ringbuf::traits::{Observer, Producer, Raw};
 use ringbuf::HeapProd;

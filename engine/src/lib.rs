@@ -17,11 +17,14 @@
 //! ```
 
 pub mod capture;
+pub mod config;
 mod interleave;
 pub mod manifest;
 pub mod names;
+mod registry;
 pub mod session;
 pub mod settings;
+pub mod shared;
 pub mod status;
 pub mod take;
 pub mod timeline;
@@ -29,7 +32,8 @@ pub mod wav;
 pub mod writer;
 
 pub use capture::{Capture, TransportInfo};
-pub use session::{EngineConfig, Session, StreamHandle, StreamId, StreamStats, StreamView};
+pub use session::{EngineConfig, Session, StreamHandle, StreamView};
 pub use settings::{ChannelMode, Role, SampleFormat, SessionSettings, StreamSettings, TriggerMode};
+pub use shared::{StreamId, StreamStats};
 pub use status::SessionStatus;
 pub use writer::WriterConfig;

@@ -6,182 +6,22 @@
 //! behind `parking_lot` locks, which never sit on the audio path.
 
 use crate::capture::{Capture, MIN_STAMP_FRAMES};
+pub use crate::config::EngineConfig;
+use crate::registry::{Registry, SessionInner, StreamEntry};
 use crate::settings::{SessionSettings, StreamSettings, TriggerMode};
+use crate::shared::{RingsFromCapture, SessionShared, StreamId, StreamStats};
 use crate::status::{SessionError, SessionStatus};
 use crate::timeline::BlockStamp;
-use crate::writer::{Writer, WriterConfig};
+use crate::writer::Writer;
 use parking_lot::{Mutex, RwLock};
 use ringbuf::traits::{Consumer, Producer, Split};
 use ringbuf::{HeapCons, HeapRb};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
-use std::time::Instant;
-
-/// Identifies a stream for the life of the process; never reused.
-pub type StreamId = u64;
-
-/// The session state the audio thread reads: atomics only.
-#[derive(Debug)]
-pub struct SessionShared {
-    /// The one arm switch of the whole session.
-    pub(crate) armed: AtomicBool,
-    /// `TriggerMode` as `u8`, mirrored from the settings for the audio thread.
-    pub(crate) trigger: AtomicU8,
-    /// The clock instances share while the host gives no position.
-    pub(crate) free_clock: FreeClock,
-    /// Reference point for `nanos_since_start`.
-    epoch: Instant,
-}
-
-impl Default for SessionShared {
-    fn default() -> Self {
-        Self {
-            armed: AtomicBool::new(false),
-            trigger: AtomicU8::new(0),
-            free_clock: FreeClock::default(),
-            epoch: Instant::now(),
-        }
-    }
-}
-
-/// StemTap's own timeline for when the host gives none (see `Capture::next_free_pos`).
-#[derive(Debug, Default)]
-pub(crate) struct FreeClock {
-    /// Furthest position any instance has reached.
-    pub end: AtomicI64,
-    /// Start of the most recently stamped block, and when (monotonic ns since the session
-    /// started; 0 = never).
-    pub last_block_start: AtomicI64,
-    pub last_block_nanos: AtomicU64,
-}
-
-impl SessionShared {
-    /// Monotonic nanoseconds since the session was created. Realtime-safe (vDSO clock read).
-    pub(crate) fn nanos_since_start(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
-    }
-
-    pub(crate) fn trigger(&self) -> TriggerMode {
-        TriggerMode::from_u8(self.trigger.load(Ordering::Relaxed))
-    }
-}
-
-/// Per-stream live figures, written by the audio thread and the writer, read by the GUI.
-#[derive(Debug, Default)]
-pub struct StreamStats {
-    /// Peak magnitude per channel (f32 bits) since the GUI last took it.
-    peak_bits: [AtomicU32; 2],
-    /// Frames this stream could not push since it was created.
-    pub dropped_frames: AtomicU64,
-    /// Frames waiting in the ring for the writer.
-    pub ring_fill_frames: AtomicU64,
-    /// Ring capacity in frames (set on attach).
-    pub ring_capacity_frames: AtomicU64,
-    /// Sample rate and input channels of the running audio configuration; 0 while the host
-    /// has not activated this instance (or deactivated it).
-    pub sample_rate: AtomicU32,
-    pub input_channels: AtomicU32,
-    /// The instance's "Record enable" is off: it gets no file in takes that start now.
-    pub excluded: AtomicBool,
-}
-
-impl StreamStats {
-    /// Realtime-safe. For non-negative floats the bit patterns order like the values, so an
-    /// integer `fetch_max` keeps the float maximum. Most blocks do not raise the held peak;
-    /// they only read it (a read-modify-write costs several times a load).
-    pub(crate) fn note_peak(&self, channel: usize, peak: f32) {
-        if let Some(slot) = self.peak_bits.get(channel.min(1)) {
-            let bits = peak.to_bits();
-            if bits > slot.load(Ordering::Relaxed) {
-                slot.fetch_max(bits, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Take the peaks since the last call (the GUI meters decay on their side).
-    pub fn take_peaks(&self) -> [f32; 2] {
-        [
-            f32::from_bits(self.peak_bits[0].swap(0, Ordering::Relaxed)),
-            f32::from_bits(self.peak_bits[1].swap(0, Ordering::Relaxed)),
-        ]
-    }
-}
-
-/// The consumer ends of one `Capture`'s rings, handed to the writer.
-pub(crate) struct RingReader {
-    pub frames: HeapCons<f32>,
-    pub stamps: HeapCons<BlockStamp>,
-    /// Set when the `Capture` is gone: once drained, this ring is done.
-    pub closed: Arc<AtomicBool>,
-    pub channels: u16,
-}
-
-/// What the registry knows of one stream (one plugin instance).
-pub(crate) struct StreamEntry {
-    pub id: StreamId,
-    /// The instance's persisted settings, the same `Arc` its parameters save.
-    pub settings: Arc<RwLock<StreamSettings>>,
-    /// Name the host gave the track, if any.
-    pub track_name: Option<String>,
-    /// "Track N", used when neither the user nor the host named the stream.
-    pub default_name: String,
-    pub stats: Arc<StreamStats>,
-    /// Rings attached since the writer last looked, oldest first.
-    pub new_rings: Vec<RingReader>,
-    /// The instance is gone; the writer drains what is left and forgets the stream.
-    pub removed: bool,
-}
-
-impl StreamEntry {
-    /// The name files get: the user's override, else the host's track name, else "Track N".
-    pub fn display_name(&self) -> String {
-        let settings = self.settings.read();
-        settings
-            .name
-            .clone()
-            .filter(|n| !n.trim().is_empty())
-            .or_else(|| self.track_name.clone().filter(|n| !n.trim().is_empty()))
-            .unwrap_or_else(|| self.default_name.clone())
-    }
-}
-
-#[derive(Default)]
-pub(crate) struct Registry {
-    pub streams: Vec<StreamEntry>,
-    pub next_id: StreamId,
-}
 
 /// Largest ring per stream, in frames (10 s at 192 kHz).
 pub const MAX_RING_FRAMES: usize = 1_920_000;
-
-/// Engine tuning. `Default` is what the plugin uses; tests shrink it.
-#[derive(Debug, Clone)]
-pub struct EngineConfig {
-    /// Ring length per stream, in seconds of audio.
-    pub ring_seconds: f32,
-    pub writer: WriterConfig,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        Self {
-            ring_seconds: 10.0,
-            writer: WriterConfig::default(),
-        }
-    }
-}
-
-/// Everything the session's threads share. The writer thread holds an `Arc` of this, never of
-/// [`Session`], so dropping the last `Session` stops it.
-pub(crate) struct SessionInner {
-    pub shared: Arc<SessionShared>,
-    pub settings: Arc<RwLock<SessionSettings>>,
-    pub registry: Mutex<Registry>,
-    pub status: Mutex<SessionStatus>,
-    pub stop: AtomicBool,
-    pub config: EngineConfig,
-}
 
 /// One recording session: the registry of streams and the writer thread that serves them.
 /// The plugin uses [`Session::global`]; tests create private ones with [`Session::new`].
@@ -454,7 +294,7 @@ impl StreamHandle {
 
         let mut registry = self.session.inner.registry.lock();
         if let Some(entry) = registry.streams.iter_mut().find(|s| s.id == self.id) {
-            entry.new_rings.push(RingReader {
+            entry.new_rings.push(RingsFromCapture {
                 frames: frames_rx,
                 stamps: stamps_rx,
                 closed: closed.clone(),

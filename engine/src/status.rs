@@ -4,7 +4,7 @@
 //! Everything here is plain data, copied out under the session's status lock
 //! ([`Session::status`](crate::Session::status)); nothing here is touched by the audio thread.
 
-use crate::session::StreamId;
+use crate::shared::StreamId;
 use std::path::PathBuf;
 use std::time::Instant;
 

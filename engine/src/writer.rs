@@ -23,15 +23,17 @@
 //! - Audio assigned to a file stays in its ring ([`Staged`]) until a write's worth has
 //!   gathered, and goes to the file from there: the ring's memory is the write buffer.
 
+pub use crate::config::WriterConfig;
 use crate::manifest::{bar_beat, FileEntry, Manifest, FORMAT_VERSION};
-use crate::session::{RingReader, SessionInner, StreamId, StreamStats};
+use crate::registry::SessionInner;
 use crate::settings::{
     resolve_output_root, ChannelMode, Role, SampleFormat, StreamSettings, MAX_OFFSET_SAMPLES,
 };
+use crate::shared::{RingsFromCapture, StreamId, StreamStats};
 use crate::status::{SessionError, TakeProgress, TakeStream, TakeSummary};
 use crate::take::{create_take_folder, folder_timestamp, write_manifest, TakeNamer};
 use crate::timeline::{classify, gap_is_locate, BlockStamp, Clock, Continuity, Expected};
-use crate::wav::{SinkSpec, WavSink, GATHER_BYTES, MAX_WAV_DATA_BYTES};
+use crate::wav::{SinkSpec, WavSink, GATHER_BYTES};
 use parking_lot::RwLock;
 use ringbuf::traits::{Consumer, Observer};
 use std::collections::VecDeque;
@@ -39,28 +41,6 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Writer tuning.
-#[derive(Debug, Clone)]
-pub struct WriterConfig {
-    pub poll_interval: Duration,
-    /// How far (seconds of audio) behind the newest stream a decision waits for the others.
-    pub holdback_seconds: f64,
-    /// A stream that sent nothing for this long no longer holds decisions up.
-    pub quiet_after: Duration,
-    pub max_wav_data_bytes: u64,
-}
-
-impl Default for WriterConfig {
-    fn default() -> Self {
-        Self {
-            poll_interval: Duration::from_millis(5),
-            holdback_seconds: 0.5,
-            quiet_after: Duration::from_millis(750),
-            max_wav_data_bytes: MAX_WAV_DATA_BYTES,
-        }
-    }
-}
 
 /// Frames converted per step when a file's channel count differs from its stream's.
 const READ_CHUNK_FRAMES: usize = 4096;
@@ -100,7 +80,7 @@ struct StreamReader {
     order: usize,
     stats: Arc<StreamStats>,
     settings: Arc<RwLock<StreamSettings>>,
-    rings: VecDeque<(u64, RingReader)>,
+    rings: VecDeque<(u64, RingsFromCapture)>,
     next_ring: u64,
     queue: VecDeque<Queued>,
     expected: Option<Expected>,
@@ -169,7 +149,7 @@ impl StreamReader {
             })
     }
 
-    fn ring(&mut self, seq: u64) -> Option<&mut RingReader> {
+    fn ring(&mut self, seq: u64) -> Option<&mut RingsFromCapture> {
         self.rings
             .iter_mut()
             .find(|(s, _)| *s == seq)
