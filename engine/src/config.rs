@@ -21,6 +21,10 @@ impl Default for EngineConfig {
     }
 }
 
+/// Shortest take kept, in seconds: a tenth of a second is shorter than any take a person
+/// means to record, and longer than the blocks a host's validation or fuzzing runs process.
+pub const MIN_TAKE_SECONDS: f64 = 0.1;
+
 /// Writer tuning.
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -30,6 +34,10 @@ pub struct WriterConfig {
     /// A stream that sent nothing for this long no longer holds decisions up.
     pub quiet_after: Duration,
     pub max_wav_data_bytes: u64,
+    /// Takes shorter than this (seconds) are not kept: no folder is left for them, and the
+    /// banner counts them. A host that toggles record or the transport at random (a
+    /// validator, a fuzzer, a mis-mapped controller) must not flood the output folder.
+    pub min_take_seconds: f64,
 }
 
 impl Default for WriterConfig {
@@ -39,6 +47,7 @@ impl Default for WriterConfig {
             holdback_seconds: 0.5,
             quiet_after: Duration::from_millis(750),
             max_wav_data_bytes: MAX_WAV_DATA_BYTES,
+            min_take_seconds: MIN_TAKE_SECONDS,
         }
     }
 }

@@ -18,10 +18,9 @@ pub struct Manifest {
     pub complete: bool,
     pub sample_rate: u32,
     pub sample_format: SampleFormat,
-    /// `host`: positions are the host's timeline. `free`: the host gave no (running)
-    /// transport, positions are StemTap's own session clock.
-    pub timeline: String,
-    /// Timeline position (samples) of frame 0 of every file.
+    /// The first segment's timeline (see [`Segment::timeline`]).
+    pub timeline: Timeline,
+    /// Timeline position (samples) of frame 0 of every file: the first segment's.
     pub start_sample: i64,
     pub start_seconds: f64,
     /// Frames in every file (the same for all files of the take).
@@ -32,12 +31,56 @@ pub struct Manifest {
     pub time_signature: Option<[u8; 2]>,
     pub start_beats: Option<f64>,
     pub start_bar_beat: Option<String>,
-    /// Why the take ended: `disarmed`, `transport` (trigger condition ended), `discontinuity`
-    /// (loop, locate, transport start/stop, sample-rate or channel change), `shutdown`.
-    pub ended_by: Option<String>,
+    /// Why the take ended; `None` while it is recorded.
+    pub ended_by: Option<EndReason>,
+    /// The continuous stretches of the take, in file order: the first starts at frame 0,
+    /// each later one at a marker (a cue point in every file).
+    #[serde(default)]
+    pub segments: Vec<Segment>,
     pub files: Vec<FileEntry>,
     /// Take-wide problems (folder could not be created, ...).
     pub errors: Vec<String>,
+}
+
+/// Which clock a segment's positions are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timeline {
+    /// The host's song position (transport playing).
+    Host,
+    /// StemTap's own session clock: the host gave no position or was stopped.
+    Free,
+}
+
+/// Why a take ended. The names are the public contract (README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The session was disarmed.
+    Disarmed,
+    /// Follow modes: the play (or host record) pass ended while still armed.
+    Transport,
+    /// The host changed the sample rate: the files cannot hold two rates, so the take ends
+    /// and, still recording, the next one starts.
+    SampleRateChange,
+    /// The session ended while recording (the host closed the project or quit, or every
+    /// StemTap instance was removed).
+    Shutdown,
+}
+
+/// One continuous stretch of a take: frames `frame..` of every file hold the timeline from
+/// `start_sample` on, until the next segment's `frame`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Offset in the files (frames).
+    pub frame: u64,
+    pub timeline: Timeline,
+    /// Timeline position of that frame (samples).
+    pub start_sample: i64,
+    pub start_seconds: f64,
+    /// Song position in quarter notes and as bar.beat, when the host gives them.
+    pub start_beats: Option<f64>,
+    pub start_bar_beat: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,7 +102,8 @@ pub struct FileEntry {
     pub peak_dbfs: Option<f32>,
     /// Samples beyond full scale (they clip in the integer formats).
     pub clipped_samples: u64,
-    /// Auto mode: both channels were identical for the whole take (a mono source).
+    /// Auto mode: both channels were identical for the whole take (a mono source); such
+    /// a file is rewritten as mono right after the take (then `channels` is 1).
     pub channels_identical: Option<bool>,
     pub offset_samples: i64,
     pub errors: Vec<String>,

@@ -45,6 +45,30 @@ pub(crate) struct Registry {
     pub next_id: StreamId,
 }
 
+impl Registry {
+    /// The lowest "Track N" no live stream uses: instances a host created and destroyed
+    /// while scanning do not push the numbers up. The one place default names are made.
+    pub fn free_default_name(&self) -> String {
+        (1..)
+            .map(|n| format!("Track {n}"))
+            .find(|name| {
+                !self
+                    .streams
+                    .iter()
+                    .any(|s| !s.removed && s.default_name == *name)
+            })
+            .expect("an unused number exists")
+    }
+
+    /// Stream `id`'s display name; `None` once the registry has forgotten it.
+    pub fn display_name(&self, id: StreamId) -> Option<String> {
+        self.streams
+            .iter()
+            .find(|s| s.id == id)
+            .map(StreamEntry::display_name)
+    }
+}
+
 /// Everything the session's threads share. The writer thread holds an `Arc` of this, never of
 /// [`Session`], so dropping the last `Session` stops it.
 pub(crate) struct SessionInner {

@@ -120,17 +120,7 @@ impl Session {
         let mut registry = self.inner.registry.lock();
         registry.next_id += 1;
         let id = registry.next_id;
-        // The lowest "Track N" no live stream uses: instances a host created and destroyed
-        // while scanning do not push the numbers up.
-        let default_name = (1..)
-            .map(|n| format!("Track {n}"))
-            .find(|name| {
-                !registry
-                    .streams
-                    .iter()
-                    .any(|s| !s.removed && s.default_name == *name)
-            })
-            .expect("an unused number exists");
+        let default_name = registry.free_default_name();
         let stats = Arc::new(StreamStats::default());
         registry.streams.push(StreamEntry {
             id,
@@ -193,9 +183,14 @@ impl Session {
     pub fn report_error(&self, stream: Option<StreamId>, message: impl Into<String>) {
         let error = match stream {
             Some(id) => {
+                // A stream the registry has forgotten has no name left to show; the GUI
+                // shows errors of streams by id, so the message still lands in its row.
                 let name = self
-                    .with_stream(id, StreamEntry::display_name)
-                    .unwrap_or_else(|| format!("Track {id}"));
+                    .inner
+                    .registry
+                    .lock()
+                    .display_name(id)
+                    .unwrap_or_default();
                 SessionError::stream(id, name, message)
             }
             None => SessionError::session(message),

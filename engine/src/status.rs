@@ -32,6 +32,16 @@ impl SessionStatus {
         self.errors.push(error);
     }
 
+    /// Put `error` in the list, or replace the one pushed with the same `key` (a running
+    /// count, say) so that it stays one line.
+    pub(crate) fn push_or_update_error(&mut self, key: &'static str, mut error: SessionError) {
+        error.key = Some(key);
+        match self.errors.iter_mut().find(|e| e.key == Some(key)) {
+            Some(existing) => *existing = error,
+            None => self.push_error(error),
+        }
+    }
+
     pub(crate) fn push_take(&mut self, take: TakeSummary) {
         if self.recent.len() >= RECENT_TAKES {
             self.recent.remove(0);
@@ -58,6 +68,9 @@ pub struct SessionError {
     pub stream: Option<ErrorStream>,
     /// The take it happened in, when it concerns one that has a name.
     pub take: Option<String>,
+    /// Set for problems kept as one line that is updated in place (see
+    /// `push_or_update_error`).
+    pub key: Option<&'static str>,
 }
 
 /// The stream an error concerns.
@@ -76,6 +89,7 @@ impl SessionError {
             message: message.into(),
             stream: None,
             take: None,
+            key: None,
         }
     }
 
@@ -88,6 +102,7 @@ impl SessionError {
                 name: name.into(),
             }),
             take: None,
+            key: None,
         }
     }
 

@@ -477,6 +477,9 @@ impl WavSink {
         }
     }
 
+    /// TEMPORARY until the wav split lands: cue points.
+    pub fn add_cue(&mut self, _frame: u64, _label: &str) {}
+
     pub fn take_dir(&self) -> &Path {
         &self.spec.take_dir
     }
@@ -489,6 +492,21 @@ impl Drop for WavSink {
             let _ = part.checkpoint();
         }
     }
+}
+
+/// TEMPORARY until the wav split lands.
+pub enum CollapseOutcome {
+    Collapsed,
+    NotIdentical,
+    Cancelled,
+}
+
+/// TEMPORARY until the wav split lands.
+pub fn collapse_to_mono(
+    _path: &Path,
+    _cancel: &std::sync::atomic::AtomicBool,
+) -> Result<CollapseOutcome, WavError> {
+    Ok(CollapseOutcome::NotIdentical)
 }
 
 fn hound_spec(spec: &SinkSpec) -> hound::WavSpec {

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use std::time::Duration;
+use stemtap_engine::manifest::{EndReason, Timeline};
 use stemtap_engine::{EngineConfig, TransportInfo, TriggerMode, WriterConfig};
 
 fn pace() {
@@ -49,8 +50,8 @@ fn staggered_arm_and_random_block_sizes_give_bit_exact_aligned_files() {
     let (dir, m) = &takes[0];
     assert_eq!(m.start_sample, arm_pos);
     assert_eq!(m.length_frames, (disarm_pos - arm_pos) as u64);
-    assert_eq!(m.timeline, "host");
-    assert_eq!(m.ended_by.as_deref(), Some("disarmed"));
+    assert_eq!(m.timeline, Timeline::Host);
+    assert_eq!(m.ended_by, Some(EndReason::Disarmed));
     assert_eq!(m.files.len(), 4);
     for (seed, name) in ["Kick", "Snare", "Bass", "Keys"].iter().enumerate() {
         let file = m.files.iter().find(|f| f.stem_name == *name).unwrap();
@@ -197,7 +198,7 @@ fn ring_overruns_become_counted_silence_without_shifting_anything() {
 }
 
 #[test]
-fn a_loop_jump_starts_a_new_take_per_pass() {
+fn loop_passes_are_segments_of_one_take() {
     let mut rig = Rig::new(EngineConfig::default());
     rig.add_track("A", 2, 512);
     rig.add_track("B", 2, 512);
@@ -225,22 +226,17 @@ fn a_loop_jump_starts_a_new_take_per_pass() {
         }
         pos += 512;
     }
-    let takes = wait_for_takes(rig.root(), 3);
-    let bounds: Vec<(i64, u64, Option<&str>)> = takes
+    let takes = wait_for_takes(rig.root(), 1);
+    let (dir, m) = &takes[0];
+    let segments: Vec<(u64, i64)> = m
+        .segments
         .iter()
-        .map(|(_, m)| (m.start_sample, m.length_frames, m.ended_by.as_deref()))
+        .map(|s| (s.frame, s.start_sample))
         .collect();
-    assert_eq!(
-        bounds,
-        [
-            (0, 20_480, Some("discontinuity")),
-            (4_096, 16_384, Some("discontinuity")),
-            (4_096, 10_240 - 512 - 4_096, Some("disarmed")),
-        ]
-    );
-    for (dir, m) in &takes {
-        assert_every_file_exact(dir, m);
-    }
+    assert_eq!(segments, [(0, 0), (20_480, 4_096), (36_864, 4_096)]);
+    assert_eq!(m.length_frames, 36_864 + 10_240 - 512 - 4_096);
+    assert_eq!(m.ended_by, Some(EndReason::Disarmed));
+    assert_every_file_exact(dir, m);
 }
 
 #[test]
@@ -268,7 +264,7 @@ fn without_a_transport_instances_stay_aligned_on_the_free_clock() {
     }
     let takes = wait_for_takes(rig.root(), 1);
     let (dir, m) = &takes[0];
-    assert_eq!(m.timeline, "free");
+    assert_eq!(m.timeline, Timeline::Free);
     // The free clock started with the session, so it matches the test's own position.
     assert_eq!(m.start_sample, arm_pos);
     assert_eq!(m.length_frames, 40 * 1024);
@@ -312,7 +308,7 @@ fn follow_transport_records_one_take_per_play() {
         .collect();
     assert_eq!(bounds, [(0, 30 * 512), (96_000, 20 * 512)]);
     for (dir, m) in &takes {
-        assert_eq!(m.timeline, "host");
+        assert_eq!(m.timeline, Timeline::Host);
         assert_every_file_exact(dir, m);
     }
 }
@@ -426,7 +422,7 @@ fn disarming_while_the_host_processes_nothing_still_finishes_the_take() {
     let takes = wait_for_takes(rig.root(), 1);
     let (dir, m) = &takes[0];
     assert_eq!((m.start_sample, m.length_frames), (0, 20 * 512));
-    assert_eq!(m.ended_by.as_deref(), Some("disarmed"));
+    assert_eq!(m.ended_by, Some(EndReason::Disarmed));
     assert_every_file_exact(dir, m);
 }
 

@@ -164,6 +164,28 @@ pub fn assert_content(
     length: u64,
     silent: impl Fn(i64) -> bool,
 ) {
+    assert_content_at(path, seed, |k| start + k as i64, length, silent)
+}
+
+/// Timeline position of file frame `k` of a take, from its segments.
+pub fn pos_of_frame(m: &Manifest, k: u64) -> i64 {
+    let seg = m
+        .segments
+        .iter()
+        .rev()
+        .find(|s| s.frame <= k)
+        .expect("a take has a segment at frame 0");
+    seg.start_sample + (k - seg.frame) as i64
+}
+
+/// Like [`assert_content`], with frame k at timeline position `pos_of(k)`.
+pub fn assert_content_at(
+    path: &Path,
+    seed: usize,
+    pos_of: impl Fn(u64) -> i64,
+    length: u64,
+    silent: impl Fn(i64) -> bool,
+) {
     let (channels, samples) = read_wav(path);
     assert_eq!(
         samples.len() as u64,
@@ -172,7 +194,7 @@ pub fn assert_content(
         path.display()
     );
     for (k, frame) in samples.chunks_exact(channels as usize).enumerate() {
-        let pos = start + k as i64;
+        let pos = pos_of(k as u64);
         for (c, &got) in frame.iter().enumerate() {
             let want = if silent(pos) {
                 0.0
@@ -190,13 +212,15 @@ pub fn assert_content(
 }
 
 /// Every file of the take holds its track's signal on every frame (track seed = file index,
-/// which is registration order).
+/// which is registration order), each segment at its own timeline position.
 pub fn assert_every_file_exact(dir: &Path, m: &Manifest) {
+    assert_eq!(m.segments.first().map(|s| s.frame), Some(0), "segments");
+    assert_eq!(m.segments[0].start_sample, m.start_sample);
     for (seed, f) in m.files.iter().enumerate() {
-        assert_content(
+        assert_content_at(
             &dir.join(&f.path),
             seed,
-            m.start_sample,
+            |k| pos_of_frame(m, k),
             m.length_frames,
             |_| false,
         );
