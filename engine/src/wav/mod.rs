@@ -14,6 +14,10 @@
 //! patched at every checkpoint and when the part is finished, as hound's `flush` does, so
 //! the files are byte for byte what hound writes (the tests compare them).
 //!
+//! Cue points (markers) go after the data chunk when a part is finished, preceded by a pad
+//! byte when the data chunk has an odd length; checkpoints during recording count only the
+//! header and the data, so a crash still leaves a valid file (without its markers).
+//!
 //! Sizes in the header only ever count bytes the OS has accepted, in whole frames: after a
 //! failed write (disk full, file size limit) the file stays readable up to the last frame
 //! that reached it.
@@ -22,8 +26,10 @@
 //! - `sink`: [`WavSink`], one stream: parts, rollover, peak/clip/identical-channel
 //!   tracking, checkpoints.
 //! - `part`: one file on disk: the pending buffer, aligned writes, header patching.
+//! - `cue`: the markers of a take as `cue ` and `LIST`/`adtl` chunks after the data.
 //! - `encode`: float to file bytes (float32, int24, dithered int16) with the peak scan.
 
+mod cue;
 mod encode;
 mod part;
 mod sink;

@@ -4,9 +4,7 @@
 
 use super::WRITE_CHUNK_BYTES;
 use std::fs::File;
-use std::io::{self, Write};
-#[cfg(not(unix))]
-use std::io::{Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
 
 /// The file currently being written and its pending bytes.
@@ -129,11 +127,23 @@ impl Part {
         result
     }
 
-    /// Write the RIFF and data sizes for the whole frames on disk.
+    /// Data bytes the header may count: the whole frames on disk.
+    fn whole_frame_bytes(&self) -> u64 {
+        self.on_disk - self.on_disk % self.bytes_per_frame
+    }
+
+    /// Write the RIFF and data sizes for the whole frames on disk, with nothing after the
+    /// data chunk.
     fn patch_header(&mut self) -> io::Result<()> {
-        let data = self.on_disk - self.on_disk % self.bytes_per_frame;
-        let riff = self.header_len - 8 + data;
-        // The part limit keeps both below 2^32 (checked in `WavSink::create`).
+        self.patch_sizes(self.whole_frame_bytes(), 0)
+    }
+
+    /// Write the data size `data` and a RIFF size that also counts `after_data` bytes
+    /// following the data chunk (its pad byte and trailing chunks).
+    fn patch_sizes(&mut self, data: u64, after_data: u64) -> io::Result<()> {
+        let riff = self.header_len - 8 + data + after_data;
+        // The part limit keeps both below 2^32 (checked in `WavSink::create`, and for the
+        // trailing chunks in `finish`).
         #[cfg(unix)]
         {
             // Positioned writes: two syscalls instead of five, and the file position
@@ -169,5 +179,57 @@ impl Part {
         // that reached it.
         let patched = self.patch_header();
         drained.and(patched)
+    }
+
+    /// Finish the file: everything pending to the OS, then `trailer` (whole chunks that
+    /// follow the data chunk, such as the cue points) right after the last whole frame,
+    /// preceded by the pad byte RIFF requires after a data chunk of odd length, and the
+    /// sizes patched to count them. With an empty trailer this is [`Self::checkpoint`], so
+    /// a file without cues stays byte for byte what hound writes (hound writes no pad byte
+    /// at the end of a file).
+    ///
+    /// The trailer is written only after every frame reached the disk; if it cannot be
+    /// written the file is cut back to the data chunk and still readable.
+    pub(super) fn finish(mut self, trailer: &[u8]) -> io::Result<()> {
+        if trailer.is_empty() {
+            return self.checkpoint();
+        }
+        if let Err(e) = self.drain() {
+            // The disk refused audio: the trailer would fail too. Keep what arrived.
+            let _ = self.patch_header();
+            return Err(e);
+        }
+        let data = self.whole_frame_bytes();
+        let pad = data % 2;
+        let after_data = pad + trailer.len() as u64;
+        if self.header_len - 8 + data + after_data > u32::MAX as u64 {
+            self.patch_header()?;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the cue points do not fit in the file below the 4 GiB RIFF limit",
+            ));
+        }
+        let end = self.header_len + data;
+        let written = self.write_trailer(end, pad == 1, trailer);
+        if written.is_err() {
+            // Leave no half chunk behind the data; the sizes below ignore it anyway.
+            let _ = self.file.set_len(end);
+            let _ = self.patch_header();
+            return written;
+        }
+        self.patch_sizes(data, after_data)
+    }
+
+    /// Put the pad byte (if asked) and `trailer` at byte `end` of the file, where the data
+    /// chunk's whole frames end, cutting off any partial frame past it.
+    fn write_trailer(&mut self, end: u64, pad: bool, trailer: &[u8]) -> io::Result<()> {
+        if self.header_len + self.on_disk != end {
+            self.file.set_len(end)?;
+        }
+        self.file.seek(SeekFrom::Start(end))?;
+        if pad {
+            self.file.write_all(&[0])?;
+        }
+        self.file.write_all(trailer)
     }
 }

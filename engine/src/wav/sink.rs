@@ -1,6 +1,7 @@
 //! [`WavSink`]: one stream's audio as one file or a run of continuation parts, with the
 //! statistics the manifest reports. Writer thread only; every call may block on I/O.
 
+use super::cue::Cues;
 use super::encode::{encode_f32, encode_i16, encode_i24, peak_and_clipped};
 use super::part::Part;
 use super::{SinkSpec, WavError, CHECKPOINT_INTERVAL, MAX_WAV_DATA_BYTES};
@@ -43,6 +44,8 @@ pub struct WavSink {
     dither: fastrand::Rng,
     /// Zeros for [`WavSink::write_silence`], allocated once.
     silence: Vec<f32>,
+    /// Markers waiting for their part to be finished (see [`WavSink::add_cue`]).
+    cues: Cues,
 }
 
 impl WavSink {
@@ -70,6 +73,7 @@ impl WavSink {
             // Fixed seed: the same input gives the same file, which tests rely on.
             dither: fastrand::Rng::with_seed(0x5743_4d54),
             silence: vec![0.0; SILENCE_CHUNK_SAMPLES],
+            cues: Cues::default(),
         };
         sink.open_part()?;
         Ok(sink)
@@ -218,13 +222,35 @@ impl WavSink {
     }
 
     fn roll_over(&mut self) -> Result<(), WavError> {
-        if let Some(mut part) = self.part.take() {
-            part.checkpoint().map_err(|e| WavError::Write {
-                path: self.current_path(),
-                source: e.into(),
-            })?;
-        }
+        self.close_part(false).map_err(|e| WavError::Write {
+            path: self.current_path(),
+            source: e.into(),
+        })?;
         self.open_part()
+    }
+
+    /// Finish the current part with the cue points it holds; `last` when no part follows
+    /// (finish, failure, drop), so it takes every marker left.
+    fn close_part(&mut self, last: bool) -> io::Result<()> {
+        let Some(part) = self.part.take() else {
+            return Ok(());
+        };
+        let start = self.frames_written - self.frames_in_part;
+        let trailer = self.cues.take_chunks(start, self.frames_in_part, last);
+        part.finish(&trailer)
+    }
+
+    /// Mark stream frame `frame` (counted from the start of the whole stream, across
+    /// continuation parts) with a cue point labelled `label`. It is written when the part
+    /// that holds the frame is finished, at the part-relative frame; a marker exactly at a
+    /// part's end opens the next part. Markers may be added before their frame is written.
+    /// One past the end of the stream when the sink finishes is kept at the end of the last
+    /// part; one for a part already finished goes at the start of the current part. Labels
+    /// are written as UTF-8 bytes (most readers expect ASCII), NUL bytes removed.
+    ///
+    /// Writer thread; allocates, no I/O.
+    pub fn add_cue(&mut self, frame: u64, label: &str) {
+        self.cues.add(frame, label);
     }
 
     fn fail(&mut self, message: String) {
@@ -232,9 +258,7 @@ impl WavSink {
             self.error = Some(message);
         }
         // Finish the file as far as it got; a second error here adds nothing.
-        if let Some(mut part) = self.part.take() {
-            let _ = part.checkpoint();
-        }
+        let _ = self.close_part(true);
     }
 
     /// Rewrite the header about once a second so the file is readable after a crash.
@@ -257,19 +281,17 @@ impl WavSink {
         }
     }
 
-    /// Finalize the current file (header and flush).
+    /// Finalize the current file: pending bytes, cue points after the data, header.
     pub fn finish(&mut self) {
-        if let Some(mut part) = self.part.take() {
-            if let Err(e) = part.checkpoint() {
-                let path = self.current_path();
-                self.fail(
-                    WavError::Write {
-                        path,
-                        source: e.into(),
-                    }
-                    .to_string(),
-                );
-            }
+        if let Err(e) = self.close_part(true) {
+            let path = self.current_path();
+            self.fail(
+                WavError::Write {
+                    path,
+                    source: e.into(),
+                }
+                .to_string(),
+            );
         }
     }
 
@@ -279,11 +301,10 @@ impl WavSink {
 }
 
 impl Drop for WavSink {
-    /// Like hound's writer: an unfinished file still gets its header (errors unobservable).
+    /// Like hound's writer: an unfinished file still gets its header, and its cue points
+    /// (errors unobservable).
     fn drop(&mut self) {
-        if let Some(part) = self.part.as_mut() {
-            let _ = part.checkpoint();
-        }
+        let _ = self.close_part(true);
     }
 }
 

@@ -89,3 +89,60 @@ pub fn test_signal(samples: usize, seed: u64) -> Vec<f32> {
         })
         .collect()
 }
+
+/// The cue points of the file at `path` as bwavfile (an independent reader) sees them:
+/// `(frame, label)`, checking that both position fields agree.
+pub fn cues_read_by_bwavfile(path: &Path) -> Vec<(u32, String)> {
+    let mut reader = bwavfile::WaveReader::open(path).unwrap();
+    reader
+        .cue_points()
+        .unwrap()
+        .into_iter()
+        .map(|c| {
+            assert_eq!(c.frame, c.offset, "{}", path.display());
+            (c.frame, c.label.unwrap_or_default())
+        })
+        .collect()
+}
+
+/// `(id, offset of the body, size)` of every chunk of the RIFF file `bytes`, walked with the
+/// pad byte after odd sizes; asserts that the RIFF size covers exactly the file.
+pub fn riff_chunks(bytes: &[u8]) -> Vec<([u8; 4], usize, usize)> {
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    assert_eq!(&bytes[..4], b"RIFF");
+    assert_eq!(&bytes[8..12], b"WAVE");
+    assert_eq!(u32_at(4) + 8, bytes.len(), "RIFF size");
+    let mut chunks = Vec::new();
+    let mut at = 12;
+    while at < bytes.len() {
+        let size = u32_at(at + 4);
+        chunks.push((bytes[at..at + 4].try_into().unwrap(), at + 8, size));
+        at += 8 + size + size % 2;
+    }
+    assert_eq!(at, bytes.len(), "chunks end with the file");
+    chunks
+}
+
+/// The chunk ids of `bytes` in file order, as text.
+pub fn chunk_ids(bytes: &[u8]) -> Vec<String> {
+    riff_chunks(bytes)
+        .iter()
+        .map(|(id, _, _)| String::from_utf8_lossy(id).into_owned())
+        .collect()
+}
+
+/// Every sample of the file at `path` as hound reads it, as bit patterns (float) or
+/// integers, so equality is bit-exact.
+pub fn hound_samples(path: &Path) -> Vec<i64> {
+    let reader = hound::WavReader::open(path).unwrap();
+    match reader.spec().sample_format {
+        hound::SampleFormat::Float => reader
+            .into_samples::<f32>()
+            .map(|s| s.unwrap().to_bits() as i64)
+            .collect(),
+        hound::SampleFormat::Int => reader
+            .into_samples::<i32>()
+            .map(|s| s.unwrap() as i64)
+            .collect(),
+    }
+}

@@ -1,9 +1,13 @@
 //! End-to-end tests of [`WavSink`]: files written through the sink, read back by hound
 //! and compared with hound's own per-sample files.
 
-use super::test_support::{spec, test_signal, write_reference, Op};
+use super::test_support::{
+    chunk_ids, cues_read_by_bwavfile, hound_samples, riff_chunks, spec, test_signal,
+    write_reference, Op,
+};
 use super::*;
 use crate::settings::SampleFormat;
+use std::path::Path;
 use std::time::Instant;
 
 #[test]
@@ -203,4 +207,139 @@ fn a_missing_folder_is_a_clear_error() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("cannot create"), "{err}");
+}
+
+// Cue points: read back by bwavfile, an independent reader, with the samples unchanged.
+
+/// `(frame, label)` pairs as owned strings, for comparing with what bwavfile reads.
+fn cues(points: &[(u32, &str)]) -> Vec<(u32, String)> {
+    points.iter().map(|&(f, l)| (f, l.to_string())).collect()
+}
+
+/// The same audio through a sink without cues: the reference for the file's samples.
+fn without_cues(dir: &Path, spec: SinkSpec, samples: &[f32]) -> Vec<u8> {
+    let spec = SinkSpec {
+        take_dir: dir.join("plain"),
+        ..spec
+    };
+    std::fs::create_dir(&spec.take_dir).unwrap();
+    let path = spec.take_dir.join(format!("{}.wav", spec.rel_base));
+    let mut sink = WavSink::create(spec).unwrap();
+    sink.write(samples);
+    sink.finish();
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn float_stereo_cues_are_read_by_bwavfile_and_samples_stay_bit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(dir.path(), SampleFormat::Float32, MAX_WAV_DATA_BYTES);
+    let signal = test_signal(2 * 70_001, 11);
+    let mut sink = WavSink::create(spec.clone()).unwrap();
+    // Added out of order, one before its frame is written, one at the very end.
+    sink.add_cue(30_000, "Loop 2");
+    sink.add_cue(0, "Start");
+    sink.write(&signal[..2 * 40_000]);
+    sink.add_cue(40_000, "Locate");
+    sink.write(&signal[2 * 40_000..]);
+    sink.add_cue(70_001, "Stop");
+    sink.finish();
+    assert!(sink.error.is_none(), "{:?}", sink.error);
+
+    let path = dir.path().join("Kick.wav");
+    assert_eq!(
+        cues_read_by_bwavfile(&path),
+        cues(&[
+            (0, "Start"),
+            (30_000, "Loop 2"),
+            (40_000, "Locate"),
+            (70_001, "Stop")
+        ])
+    );
+    let mut reader = bwavfile::WaveReader::open(&path).unwrap();
+    assert_eq!(reader.frame_length().unwrap(), 70_001);
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(chunk_ids(&bytes), ["fmt ", "data", "cue ", "LIST"]);
+    // Everything up to the end of the data is what the sink writes without cues, but
+    // the RIFF size.
+    let plain = without_cues(dir.path(), spec, &signal);
+    assert_eq!(bytes[8..plain.len()], plain[8..]);
+    assert_eq!(bytes[..4], plain[..4]);
+    let want: Vec<i64> = signal.iter().map(|x| x.to_bits() as i64).collect();
+    assert!(hound_samples(&path) == want, "samples differ");
+}
+
+#[test]
+fn odd_sized_int24_mono_data_gets_a_pad_byte_before_the_cues() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SinkSpec {
+        channels: 1,
+        ..spec(dir.path(), SampleFormat::Int24, MAX_WAV_DATA_BYTES)
+    };
+    let signal = test_signal(1_001, 5);
+    let mut sink = WavSink::create(spec.clone()).unwrap();
+    sink.add_cue(1, "A");
+    sink.add_cue(1_000, "Last frame");
+    sink.write(&signal);
+    sink.finish();
+
+    let path = dir.path().join("Kick.wav");
+    let bytes = std::fs::read(&path).unwrap();
+    let chunks = riff_chunks(&bytes);
+    let (_, data_at, data_len) = chunks[chunks.len() - 3];
+    assert_eq!(data_len, 3 * 1_001);
+    assert_eq!(bytes[data_at + data_len], 0, "pad byte");
+    assert_eq!(&bytes[data_at + data_len + 1..][..4], b"cue ");
+    assert_eq!(
+        cues_read_by_bwavfile(&path),
+        cues(&[(1, "A"), (1_000, "Last frame")])
+    );
+    let plain = without_cues(dir.path(), spec, &signal);
+    assert_eq!(bytes[8..plain.len()], plain[8..]);
+    let want: Vec<i64> = signal.iter().map(|&x| to_i24(x) as i64).collect();
+    assert_eq!(hound_samples(&path), want);
+}
+
+#[test]
+fn cues_go_into_the_part_that_holds_their_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    // 10 frames of stereo float per part; 25 frames make three parts.
+    let mut sink = WavSink::create(spec(dir.path(), SampleFormat::Float32, 80)).unwrap();
+    let signal: Vec<f32> = (0..50).map(|i| i as f32 / 64.0).collect();
+    for (frame, label) in [(3, "a"), (10, "b"), (14, "c"), (19, "d"), (25, "end")] {
+        sink.add_cue(frame, label);
+    }
+    sink.write(&signal);
+    sink.finish();
+    assert_eq!(sink.parts.len(), 3);
+    let read = |i: usize| cues_read_by_bwavfile(&dir.path().join(&sink.parts[i]));
+    assert_eq!(read(0), cues(&[(3, "a")]));
+    // A cue exactly at a part's end is the first frame of the next one.
+    assert_eq!(read(1), cues(&[(0, "b"), (4, "c"), (9, "d")]));
+    assert_eq!(read(2), cues(&[(5, "end")]));
+    let mut all = Vec::new();
+    for part in &sink.parts {
+        all.extend(hound_samples(&dir.path().join(part)));
+    }
+    let want: Vec<i64> = signal.iter().map(|x| x.to_bits() as i64).collect();
+    assert_eq!(all, want);
+}
+
+#[test]
+fn checkpoints_leave_out_the_cues_and_drop_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink =
+        WavSink::create(spec(dir.path(), SampleFormat::Int16, MAX_WAV_DATA_BYTES)).unwrap();
+    let path = dir.path().join("Kick.wav");
+    sink.add_cue(1, "Play");
+    sink.write(&[0.5, 0.5, -0.5, -0.5, 0.25, 0.25]);
+    sink.checkpoint_if_due(Instant::now() + CHECKPOINT_INTERVAL);
+    // Mid-recording (as after a crash): a valid file of header and data only.
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(chunk_ids(&bytes), ["fmt ", "data"]);
+    assert!(cues_read_by_bwavfile(&path).is_empty());
+    assert_eq!(hound_samples(&path).len(), 6);
+    drop(sink);
+    assert_eq!(cues_read_by_bwavfile(&path), cues(&[(1, "Play")]));
+    assert_eq!(hound_samples(&path).len(), 6);
 }
