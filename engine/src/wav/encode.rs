@@ -237,11 +237,55 @@ fn encode_i24_body(samples: &[f32], out: &mut [u8]) {
     }
 }
 
-pub(super) fn encode_i16(samples: &[f32], out: &mut [u8], dither: &mut fastrand::Rng) {
+/// The TPDF dither of 16-bit files, one draw per sample. A sample equal to the first
+/// sample of its frame reuses that sample's dither, so channels that carry the same signal
+/// get the same bytes: the mono collapse (`mono`) can only merge byte-identical channels,
+/// and independent dither per channel would make every 16-bit file differ. Channels that
+/// differ are dithered independently, as before.
+pub(super) struct Dither {
+    /// Seeded by the caller, so the same input gives the same file (tests rely on it).
+    rng: fastrand::Rng,
+    /// Samples per frame.
+    channels: usize,
+    /// Channel of the next sample within its frame; frames may be split across calls.
+    channel: usize,
+    /// The current frame's first sample and the dither it got.
+    first: (f32, f32),
+}
+
+impl Dither {
+    pub(super) fn new(seed: u64, channels: u16) -> Self {
+        Dither {
+            rng: fastrand::Rng::with_seed(seed),
+            channels: channels.max(1) as usize,
+            channel: 0,
+            first: (0.0, 0.0),
+        }
+    }
+
+    /// The dither (in LSB) for the next sample, `x`.
+    #[inline]
+    fn next(&mut self, x: f32) -> f32 {
+        // TPDF dither: the difference of two uniform values spans +-1 LSB. Drawn for every
+        // sample, so the sequence does not depend on the signal.
+        let mut tpdf = self.rng.f32() - self.rng.f32();
+        if self.channel == 0 {
+            self.first = (x, tpdf);
+        } else if x == self.first.0 {
+            // `==` as `WavSink::channels_identical` compares: 0.0 and -0.0 round alike.
+            tpdf = self.first.1;
+        }
+        self.channel += 1;
+        if self.channel == self.channels {
+            self.channel = 0;
+        }
+        tpdf
+    }
+}
+
+pub(super) fn encode_i16(samples: &[f32], out: &mut [u8], dither: &mut Dither) {
     for (o, &x) in out.chunks_exact_mut(2).zip(samples) {
-        // TPDF dither: the difference of two uniform values spans +-1 LSB.
-        let tpdf = dither.f32() - dither.f32();
-        o.copy_from_slice(&to_i16(x, tpdf).to_le_bytes());
+        o.copy_from_slice(&to_i16(x, dither.next(x)).to_le_bytes());
     }
 }
 

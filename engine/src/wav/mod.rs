@@ -1,6 +1,6 @@
 //! One stream's output file: sample-format conversion, header checkpoints for crash safety,
 //! and rollover to a continuation file before the 32-bit RIFF size fields would overflow.
-//! Runs on the writer thread only.
+//! The sink runs on the writer thread only; the mono collapse on a background thread.
 //!
 //! # How a file is written
 //! hound stays the authority on the header: [`WavSink`] asks `hound::WavWriter` to write an
@@ -12,7 +12,9 @@
 //! match and a `BufWriter` copy per sample, about half the disk's speed; see BENCHMARKS.md).
 //! The two size fields (RIFF size at byte 4, data size in the header's last four bytes) are
 //! patched at every checkpoint and when the part is finished, as hound's `flush` does, so
-//! the files are byte for byte what hound writes (the tests compare them).
+//! files without cue points are byte for byte what hound writes (the tests compare them).
+//! 16-bit files are TPDF-dithered; a sample equal to its frame's first sample gets the same
+//! dither, so identical channels stay byte-identical and can be collapsed to mono.
 //!
 //! Cue points (markers) go after the data chunk when a part is finished, preceded by a pad
 //! byte when the data chunk has an odd length; checkpoints during recording count only the
@@ -28,10 +30,15 @@
 //! - `part`: one file on disk: the pending buffer, aligned writes, header patching.
 //! - `cue`: the markers of a take as `cue ` and `LIST`/`adtl` chunks after the data.
 //! - `encode`: float to file bytes (float32, int24, dithered int16) with the peak scan.
+//! - `mono`: [`collapse_to_mono`], a finished stereo file with identical channels rewritten
+//!   as mono, on a background thread.
+//! - `riff`: a finished file's chunk layout and `fmt `, for that rewrite.
 
 mod cue;
 mod encode;
+mod mono;
 mod part;
+mod riff;
 mod sink;
 #[cfg(test)]
 mod test_support;
@@ -39,6 +46,7 @@ mod test_support;
 mod tests;
 
 pub use encode::{to_i16, to_i24};
+pub use mono::{collapse_to_mono, CollapseError, CollapseOutcome};
 pub use sink::WavSink;
 
 use crate::settings::SampleFormat;

@@ -2,7 +2,7 @@
 //! statistics the manifest reports. Writer thread only; every call may block on I/O.
 
 use super::cue::Cues;
-use super::encode::{encode_f32, encode_i16, encode_i24, peak_and_clipped};
+use super::encode::{encode_f32, encode_i16, encode_i24, peak_and_clipped, Dither};
 use super::part::Part;
 use super::{SinkSpec, WavError, CHECKPOINT_INTERVAL, MAX_WAV_DATA_BYTES};
 use crate::settings::SampleFormat;
@@ -40,8 +40,8 @@ pub struct WavSink {
     pub error: Option<String>,
     /// When the header was last rewritten, for [`CHECKPOINT_INTERVAL`].
     last_checkpoint: Instant,
-    /// TPDF dither source of 16-bit files, seeded so the same input gives the same file.
-    dither: fastrand::Rng,
+    /// TPDF dither of 16-bit files, seeded so the same input gives the same file.
+    dither: Dither,
     /// Zeros for [`WavSink::write_silence`], allocated once.
     silence: Vec<f32>,
     /// Markers waiting for their part to be finished (see [`WavSink::add_cue`]).
@@ -57,6 +57,7 @@ impl WavSink {
             path: spec.take_dir.join(format!("{}.wav", spec.rel_base)),
             source,
         })?;
+        let channels = spec.channels;
         let mut sink = WavSink {
             spec,
             part: None,
@@ -71,7 +72,7 @@ impl WavSink {
             error: None,
             last_checkpoint: Instant::now(),
             // Fixed seed: the same input gives the same file, which tests rely on.
-            dither: fastrand::Rng::with_seed(0x5743_4d54),
+            dither: Dither::new(0x5743_4d54, channels),
             silence: vec![0.0; SILENCE_CHUNK_SAMPLES],
             cues: Cues::default(),
         };

@@ -33,7 +33,8 @@ pub enum Op {
 }
 
 /// The same operations written the naive way: hound `write_sample` per sample with the
-/// reference conversions and the sink's dither sequence.
+/// reference conversions and the sink's dither sequence (a sample equal to its frame's
+/// first sample reuses that sample's dither).
 pub fn write_reference(path: &Path, channels: u16, format: SampleFormat, ops: &[Op]) {
     let (bits, sample_format) = match format {
         SampleFormat::Float32 => (32, hound::SampleFormat::Float),
@@ -48,11 +49,19 @@ pub fn write_reference(path: &Path, channels: u16, format: SampleFormat, ops: &[
     };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     let mut dither = fastrand::Rng::with_seed(0x5743_4d54);
+    let mut index = 0u64;
+    let mut first = (0.0f32, 0.0f32);
     let mut put = |w: &mut hound::WavWriter<_>, x: f32| match format {
         SampleFormat::Float32 => w.write_sample(x).unwrap(),
         SampleFormat::Int24 => w.write_sample(reference_i24(x)).unwrap(),
         SampleFormat::Int16 => {
-            let tpdf = dither.f32() - dither.f32();
+            let mut tpdf = dither.f32() - dither.f32();
+            if index.is_multiple_of(channels as u64) {
+                first = (x, tpdf);
+            } else if x == first.0 {
+                tpdf = first.1;
+            }
+            index += 1;
             w.write_sample(reference_i16(x, tpdf)).unwrap()
         }
     };
