@@ -12,6 +12,27 @@ pub struct EngineConfig {
     pub writer: WriterConfig,
 }
 
+/// Environment variable that sets the ring length (seconds of audio per stream) of the
+/// plugin's session, between 0.05 and 10: for tests that need a ring that overflows quickly,
+/// and for a machine that cannot spare 10 s of audio per instance.
+pub const RING_SECONDS_ENV: &str = "STEMTAP_RING_SECONDS";
+
+impl EngineConfig {
+    /// The plugin's configuration: the defaults, with the ring length from
+    /// [`RING_SECONDS_ENV`] when it is set to a number in range.
+    pub fn from_env() -> Self {
+        let ring_seconds = std::env::var(RING_SECONDS_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<f32>().ok())
+            .filter(|s| (0.05..=10.0).contains(s));
+        let mut config = EngineConfig::default();
+        if let Some(seconds) = ring_seconds {
+            config.ring_seconds = seconds;
+        }
+        config
+    }
+}
+
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {

@@ -40,7 +40,7 @@ impl Session {
         if let Some(session) = global.upgrade() {
             return session;
         }
-        let session = Arc::new(Session::new(EngineConfig::default()));
+        let session = Arc::new(Session::new(EngineConfig::from_env()));
         *global = Arc::downgrade(&session);
         session
     }
