@@ -161,6 +161,7 @@ impl Capture {
             channels: self.channels,
             sample_rate: self.sample_rate,
             wants_record: armed && trigger.records(transport.playing, transport.recording),
+            armed,
             dropped_before: self.dropped_since_stamp,
             tempo: transport.tempo.unwrap_or(0.0),
             beats: beats.unwrap_or(f64::NAN),

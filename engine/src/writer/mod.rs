@@ -89,6 +89,7 @@ fn block(q: &Queued) -> Block {
     Block {
         start: q.start(),
         wants: q.stamp.wants_record,
+        armed: q.stamp.armed,
     }
 }
 
@@ -447,7 +448,6 @@ impl Writer {
                     take_end,
                     limit,
                     take.sample_rate,
-                    self.armed(),
                 );
                 match (decision, next) {
                     (AtNextSegment::Continue { anchor }, Some(q)) => {
@@ -481,9 +481,12 @@ impl Writer {
             if !take.opened {
                 // Its audio waits in the rings until the take is long enough to keep, or
                 // its end is known.
-                let known_end = take_end.filter(|&e| e <= limit).or(segment_end);
+                let known_end = take_end
+                    .map(|e| e.at)
+                    .filter(|&e| e <= limit)
+                    .or(segment_end);
                 let keep = match known_end {
-                    Some(end) if take_end.is_some_and(|e| e <= limit) => {
+                    Some(end) if take_end.is_some_and(|e| e.at <= limit) => {
                         take.frames_at(end) >= min_take
                     }
                     // A segment boundary: the take goes on past it, so it is kept if it has
@@ -494,18 +497,18 @@ impl Writer {
                 if keep {
                     self.open_take();
                 } else if let Some(end) = known_end {
-                    let reason = EndReason::stopped(self.armed());
+                    let reason = take_end.map_or(EndReason::Transport, |e| e.reason);
                     self.drop_short_take(end, reason);
                     continue;
                 } else {
                     return;
                 }
             }
-            let write_to = take_end.map_or(limit, |e| e.min(limit));
+            let write_to = take_end.map_or(limit, |e| e.at.min(limit));
             self.write_all_until(write_to, true);
             match (take_end, segment_end) {
-                (Some(end), _) if end <= limit => {
-                    self.finish_take(Some(end), EndReason::stopped(self.armed()));
+                (Some(end), _) if end.at <= limit => {
+                    self.finish_take(Some(end.at), end.reason);
                     continue;
                 }
                 (_, Some(end)) => {
@@ -519,11 +522,11 @@ impl Writer {
 
     /// Where the running take stops being wanted in the current segment, if anywhere yet:
     /// the earliest "off" after "on" of any stream.
-    fn take_end(&self) -> Option<i64> {
+    fn take_end(&self) -> Option<plan::TakeEnd> {
         self.streams
             .iter()
             .filter_map(|r| plan::first_unwanted(r.segment_stamps().map(block), r.seen_wants))
-            .min()
+            .min_by_key(|e| e.at)
     }
 
     fn discard_all_before(&mut self, pos: i64) {
