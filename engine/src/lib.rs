@@ -20,6 +20,7 @@ pub mod capture;
 mod interleave;
 pub mod manifest;
 pub mod names;
+mod render_speed;
 pub mod session;
 pub mod settings;
 pub mod status;
