@@ -2,9 +2,10 @@
 //!
 //! One binary, one subcommand per job. Results go to stdout, logs and progress to stderr.
 
-use anyhow::Result;
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
+mod check;
 mod demo;
 mod synth;
 
@@ -17,12 +18,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Measure every file of a take (loudness, true peak, headroom, tails, the null test)
+    /// and write its take sheet (take.html). Exit 0: ready (warnings allowed), 1: a check
+    /// failed, 2: usage or read error.
+    Check(check::CheckArgs),
     /// Host the plugin on 8 tracks, play a 20 s arrangement, record part of it, summarise.
     Demo(demo::DemoArgs),
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
-        Command::Demo(args) => demo::run(args),
-    }
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Check(args) => check::run(args),
+        Command::Demo(args) => demo::run(args).map(|()| ExitCode::SUCCESS),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("stemtap: {e:#}");
+        ExitCode::from(2)
+    })
 }
