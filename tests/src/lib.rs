@@ -153,6 +153,8 @@ pub struct Harness {
     pub send_transport: bool,
     /// The input position of the next frame processed with the transport stopped.
     pub free_input: i64,
+    /// Every host segment processed so far, in order (see [`segments_from_tape`]).
+    pub tape: Vec<Segment>,
     root: PathBuf,
     _tempdir: Option<tempfile::TempDir>,
 }
@@ -217,6 +219,7 @@ impl Harness {
             transport: Transport::stopped_at(0),
             send_transport: true,
             free_input: FREE_INPUT_START,
+            tape: Vec::new(),
             root: root.to_path_buf(),
             _tempdir: None,
         };
@@ -365,6 +368,7 @@ impl Harness {
             }
         }
         let first = segs[0].input;
+        self.tape.extend(segs.iter().copied());
         self.free_input += segs
             .iter()
             .filter(|s| !s.transport.playing)
@@ -464,6 +468,28 @@ impl ExpectSegment {
             timeline: "free",
         }
     }
+}
+
+/// The segments a take recorded over `tape` (a slice of [`Harness::tape`], from the arm
+/// cycle to the one before the disarm) should have, with the take's length: a new segment
+/// wherever the input does not continue the previous frame's (a locate, loop wrap, start
+/// or stop). Assumes every track was processed in every cycle (no padding).
+pub fn segments_from_tape(tape: &[Segment]) -> (Vec<ExpectSegment>, u64) {
+    let mut out: Vec<ExpectSegment> = Vec::new();
+    let mut frame = 0u64;
+    let mut next: Option<(i64, bool)> = None;
+    for s in tape {
+        if next != Some((s.input, s.transport.playing)) {
+            out.push(if s.transport.playing {
+                ExpectSegment::host(frame, s.input)
+            } else {
+                ExpectSegment::free(frame, s.input)
+            });
+        }
+        frame += u64::from(s.frames);
+        next = Some((s.input + i64::from(s.frames), s.transport.playing));
+    }
+    (out, frame)
 }
 
 /// What a take should hold.
