@@ -1,11 +1,16 @@
 //! The audio-thread side of a stream. **Everything here runs on the realtime thread.**
 //!
 //! [`Capture::capture`] stamps a block, pushes its frames into the stream's ring and updates
-//! the meters. It never allocates, locks, blocks (except in offline renders, where waiting
-//! is correct), makes a syscall or logs. It never decides whether a block is recorded: it
+//! the meters. It never allocates, locks, blocks (except in renders, where waiting is
+//! correct), makes a syscall or logs. It never decides whether a block is recorded: it
 //! only says where the block is and what it saw; the writer decides from the stamps.
+//!
+//! A render is either what the host says (`offline`) or what [`RenderSpeed`] measures: some
+//! hosts (Ardour 7.3's export) bounce faster than real time while reporting realtime
+//! processing. Real-time playback never waits.
 
 use crate::interleave::interleave_with_peaks;
+use crate::render_speed::RenderSpeed;
 use crate::shared::{SessionShared, StreamStats};
 use crate::timeline::{BlockStamp, Clock};
 use ringbuf::traits::{Observer, Producer, Raw};
@@ -23,8 +28,8 @@ const MAX_POSITION: i64 = 1 << 53;
 /// Longest single stamp (merged tiny blocks never grow past it).
 const MAX_STAMP_FRAMES: u32 = 1 << 16;
 
-/// Offline renders wait for the writer instead of dropping, but not forever: a writer that is
-/// gone must not hang the host's bounce.
+/// Renders (offline, or detected as faster than real time) wait for the writer instead of
+/// dropping, but not forever: a writer that is gone must not hang the host's bounce.
 const OFFLINE_WAIT_LIMIT_MS: u32 = 10_000;
 
 /// What the host told this block about its transport (framework-free copy).
@@ -55,6 +60,16 @@ pub struct Capture {
     dropped_since_stamp: u32,
     /// Where this instance's next block sits on the session's free clock, while it uses it.
     free_next: Option<i64>,
+    /// Tells a host rendering faster than real time from real-time playback (see
+    /// `render_speed`), fed once per call.
+    render_speed: RenderSpeed,
+    /// The last call was treated as a render (offline, or faster than real time): its blocks
+    /// waited for room instead of dropping. Read by [`Capture::rendering_fast`].
+    rendering: bool,
+    /// Time spent waiting for the writer, in ns since the session started: the render
+    /// detector's clock runs without it, so a render this capture throttles does not look
+    /// slow because of its own waits.
+    waited_nanos: u64,
     channels: u16,
     sample_rate: u32,
     max_block: u32,
@@ -73,6 +88,7 @@ impl Capture {
         max_block: u32,
     ) -> Self {
         let max_block = max_block.max(1);
+        let ring_frames = to_writer_frames.capacity().get() / channels.max(1) as usize;
         Self {
             session,
             stats,
@@ -82,6 +98,9 @@ impl Capture {
             pending: None,
             dropped_since_stamp: 0,
             free_next: None,
+            render_speed: RenderSpeed::new(sample_rate, ring_frames),
+            rendering: false,
+            waited_nanos: 0,
             channels,
             sample_rate,
             max_block,
@@ -96,11 +115,20 @@ impl Capture {
         self.sample_rate
     }
 
+    /// Whether the last block was captured as part of a render: the host said it renders
+    /// offline, or it processes audio faster than real time (see `render_speed`). While it
+    /// is, blocks wait for room in the ring instead of being dropped. Realtime-safe.
+    pub fn rendering_fast(&self) -> bool {
+        self.rendering
+    }
+
     /// Capture one block of audio. `input` holds one slice per channel, all of `frames`
     /// length (missing channels read as silence, extra ones are ignored).
     ///
-    /// Realtime-safe: no allocation, lock, syscall or I/O. With `offline` set it may sleep
-    /// until the writer has made room (bounded), which is what an offline bounce wants.
+    /// Realtime-safe: no allocation, lock, syscall or I/O; at most one monotonic clock read
+    /// (vDSO). In a render (`offline` set, or the host found processing faster than real
+    /// time) it may sleep until the writer has made room (bounded), which is what a bounce
+    /// wants.
     pub fn capture<C: AsRef<[f32]>>(
         &mut self,
         input: &[C],
@@ -108,6 +136,24 @@ impl Capture {
         transport: &TransportInfo,
         offline: bool,
     ) {
+        // One clock read per call at most: the free clock needs it for every block, the render
+        // detector once per few hundred frames (its clock runs without our own waits).
+        let frames_u32 = frames.min(u32::MAX as usize) as u32;
+        let free_clock = !(transport.playing && transport.pos_samples.is_some());
+        let mut now = 0; // read below whenever something uses it
+        let faster_than_realtime = if free_clock || self.render_speed.needs_clock(frames_u32) {
+            now = self.session.nanos_since_start();
+            self.render_speed
+                .observe(frames_u32, now.saturating_sub(self.waited_nanos))
+        } else {
+            self.render_speed.extend(frames_u32)
+        };
+        let render = offline || faster_than_realtime;
+        if render != self.rendering {
+            // Written only on a change: the GUI reads it, the audio thread rarely writes it.
+            self.stats.rendering.store(render, Ordering::Relaxed);
+        }
+        self.rendering = render;
         let mut done = 0usize;
         // Positions beyond 2^53 samples (a thousand years) are garbage from a host or a
         // fuzzer; clamping keeps all later arithmetic far from overflow.
@@ -118,7 +164,7 @@ impl Capture {
         // Hosts may send more than the announced maximum block; take it in pieces.
         while done < frames {
             let n = (frames - done).min(self.max_block as usize);
-            self.capture_piece(input, done, n, transport, host_pos, beats, offline);
+            self.capture_piece(input, done, n, transport, host_pos, beats, render, &mut now);
             host_pos = host_pos.map(|p| p + n as i64);
             if let (Some(b), Some(tempo)) = (beats, transport.tempo) {
                 beats = Some(b + n as f64 / self.sample_rate as f64 * tempo / 60.0);
@@ -134,6 +180,8 @@ impl Capture {
         self.stats.ring_fill_frames.store(fill, Ordering::Relaxed);
     }
 
+    /// `render`: wait for room instead of dropping. `now`: the session clock, read at the
+    /// start of the call and moved on by any wait.
     #[allow(clippy::too_many_arguments)]
     fn capture_piece<C: AsRef<[f32]>>(
         &mut self,
@@ -143,14 +191,15 @@ impl Capture {
         transport: &TransportInfo,
         host_pos: Option<i64>,
         beats: Option<f64>,
-        offline: bool,
+        render: bool,
+        now: &mut u64,
     ) {
         let (clock, pos) = match host_pos.filter(|_| transport.playing) {
             Some(pos) => {
                 self.free_next = None;
                 (Clock::Host, pos)
             }
-            None => (Clock::Free, self.next_free_pos(frames as i64)),
+            None => (Clock::Free, self.next_free_pos(frames as i64, *now)),
         };
         let armed = self.session.armed.load(Ordering::Relaxed);
         let trigger = self.session.trigger();
@@ -161,6 +210,7 @@ impl Capture {
             channels: self.channels,
             sample_rate: self.sample_rate,
             wants_record: armed && trigger.records(transport.playing, transport.recording),
+            armed,
             dropped_before: self.dropped_since_stamp,
             tempo: transport.tempo.unwrap_or(0.0),
             beats: beats.unwrap_or(f64::NAN),
@@ -171,23 +221,19 @@ impl Capture {
         };
 
         let samples = frames * self.channels as usize;
-        if offline {
-            self.wait_for_room(samples);
+        let mut room = self.room_for(&stamp, samples);
+        if room.is_none() && render {
+            self.wait_for_room(samples, now);
+            room = self.room_for(&stamp, samples);
         }
-        let merges = self
-            .pending
-            .is_some_and(|p| p.can_absorb(&stamp) && p.frames + stamp.frames <= MAX_STAMP_FRAMES);
-        // A new stamp needs one free slot for the pending one it replaces.
-        let stamp_room =
-            merges || self.pending.is_none() || self.to_writer_stamps.vacant_len() >= 1;
-        if !stamp_room || self.to_writer_frames.vacant_len() < samples {
+        let Some(merges) = room else {
             // All or nothing: a partial block would shift everything after it.
             self.dropped_since_stamp = self.dropped_since_stamp.saturating_add(frames as u32);
             self.stats
                 .dropped_frames
                 .fetch_add(frames as u64, Ordering::Relaxed);
             return;
-        }
+        };
 
         self.push_and_meter(input, offset, frames);
 
@@ -202,6 +248,18 @@ impl Capture {
         }
     }
 
+    /// Whether a block of `samples` samples stamped `stamp` fits in the rings now: `None` if
+    /// not, else whether its stamp merges into the pending one.
+    fn room_for(&self, stamp: &BlockStamp, samples: usize) -> Option<bool> {
+        let merges = self
+            .pending
+            .is_some_and(|p| p.can_absorb(stamp) && p.frames + stamp.frames <= MAX_STAMP_FRAMES);
+        // A new stamp needs one free slot for the pending one it replaces.
+        let stamp_room =
+            merges || self.pending.is_none() || self.to_writer_stamps.vacant_len() >= 1;
+        (stamp_room && self.to_writer_frames.vacant_len() >= samples).then_some(merges)
+    }
+
     /// The session's free clock: once on it, every instance advances its own position by
     /// its block lengths, so instances processed in the same host cycles stay in lockstep.
     ///
@@ -209,11 +267,11 @@ impl Capture {
     /// one place where nothing on a timeline says which host cycle a block belongs to. If
     /// another instance stamped a block less than half a block's time ago, this block is in
     /// the same cycle and starts where that one started; otherwise it starts at the head.
-    /// Reading the monotonic clock is a vDSO call, not a syscall, on the platforms we ship.
-    fn next_free_pos(&mut self, frames: i64) -> i64 {
+    /// `now`: the session clock (read once per call by `capture`; reading the monotonic
+    /// clock is a vDSO call, not a syscall, on the platforms we ship).
+    fn next_free_pos(&mut self, frames: i64, now: u64) -> i64 {
         let clock = &self.session.free_clock;
         let head = clock.end.load(Ordering::Relaxed);
-        let now = self.session.nanos_since_start();
         let pos = match self.free_next {
             Some(next) if next + 2 * self.max_block as i64 >= head => next,
             _ => {
@@ -263,18 +321,32 @@ impl Capture {
         }
     }
 
-    /// Offline only: give the writer time to drain. Sleeping is allowed here because an
-    /// offline render has no deadline; the wait is bounded so a stuck writer cannot hang it.
-    fn wait_for_room(&self, samples: usize) {
+    /// Renders only, when a block does not fit: give the writer time to drain. Sleeping is
+    /// allowed here because a render has no deadline; the wait is bounded so a stuck writer
+    /// cannot hang it. Time spent waiting moves `now` and is added to `waited_nanos`.
+    fn wait_for_room(&mut self, samples: usize, now: &mut u64) {
+        let must_wait = |this: &Self| {
+            (this.to_writer_frames.vacant_len() < samples || this.to_writer_stamps.vacant_len() < 2)
+                && samples <= this.to_writer_frames.capacity().get()
+        };
+        if !must_wait(self) {
+            return;
+        }
+        // The writer cannot take frames whose stamp it has not seen: a block split into
+        // pieces (or tiny blocks being merged) may have filled the ring under the pending
+        // stamp, and waiting with it held back would wait for nothing.
+        self.flush_pending();
+        let before = self.session.nanos_since_start();
         let mut waited_ms = 0;
-        while (self.to_writer_frames.vacant_len() < samples
-            || self.to_writer_stamps.vacant_len() < 2)
-            && waited_ms < OFFLINE_WAIT_LIMIT_MS
-            && samples <= self.to_writer_frames.capacity().get()
-        {
+        while must_wait(self) && waited_ms < OFFLINE_WAIT_LIMIT_MS {
             std::thread::sleep(std::time::Duration::from_millis(1));
             waited_ms += 1;
         }
+        let after = self.session.nanos_since_start();
+        self.waited_nanos = self
+            .waited_nanos
+            .saturating_add(after.saturating_sub(before));
+        *now = after;
     }
 }
 
@@ -285,6 +357,7 @@ impl Drop for Capture {
         // Not running until the next attach (which sets them again).
         self.stats.sample_rate.store(0, Ordering::Relaxed);
         self.stats.input_channels.store(0, Ordering::Relaxed);
+        self.stats.rendering.store(false, Ordering::Relaxed);
         self.closed.store(true, Ordering::Release);
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! # The realtime boundary
 //! Only [`capture`] runs on audio threads ([`Capture::capture`], with its per-sample loop in
-//! `interleave`); it touches atomics and its own ring producers, nothing else. Everything
+//! `interleave` and its render detector in `render_speed`); it touches atomics (in
+//! [`shared`]) and its own ring producers, nothing else. Everything
 //! else here runs on the main thread, the GUI thread or the writer thread ([`writer`]), and
 //! may lock, allocate and do I/O.
 //!
@@ -22,6 +23,7 @@ mod interleave;
 pub mod manifest;
 pub mod names;
 mod registry;
+mod render_speed;
 pub mod session;
 pub mod settings;
 pub mod shared;

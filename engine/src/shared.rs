@@ -79,6 +79,10 @@ pub struct StreamStats {
     pub input_channels: AtomicU32,
     /// The instance's "Record enable" is off: it gets no file in takes that start now.
     pub excluded: AtomicBool,
+    /// The host renders (offline, or faster than real time while it says realtime): the
+    /// audio thread waits for the disk instead of dropping. Written by the audio thread on
+    /// a change, read by the GUI.
+    pub rendering: AtomicBool,
 }
 
 impl StreamStats {

@@ -28,6 +28,9 @@ pub struct BlockStamp {
     pub sample_rate: u32,
     /// The session was armed and the trigger condition held when this block was processed.
     pub wants_record: bool,
+    /// The session was armed when this block was processed (whatever the trigger mode):
+    /// tells a take ended by its trigger condition from one ended by a disarm.
+    pub armed: bool,
     /// Frames this instance could not push (ring full) since its previous stamp. They sit
     /// directly before `pos`; the writer writes silence there and counts them.
     pub dropped_before: u32,
@@ -48,6 +51,7 @@ impl BlockStamp {
         channels: 0,
         sample_rate: 0,
         wants_record: false,
+        armed: false,
         dropped_before: 0,
         tempo: 0.0,
         beats: 0.0,
@@ -66,6 +70,7 @@ impl BlockStamp {
             && next.channels == self.channels
             && next.sample_rate == self.sample_rate
             && next.wants_record == self.wants_record
+            && next.armed == self.armed
             && next.dropped_before == 0
     }
 }
@@ -149,6 +154,7 @@ mod tests {
             channels: 2,
             sample_rate: 48_000,
             wants_record: true,
+            armed: true,
             dropped_before: 0,
             tempo: 0.0,
             beats: f64::NAN,

@@ -352,6 +352,11 @@ fn a_sample_rate_change_finishes_the_take_and_continues_in_a_new_one() {
         summary,
         [(48_000, 0, 20 * 512), (96_000, 20 * 512, 25 * 512)]
     );
+    let ends: Vec<_> = takes.iter().map(|(_, m)| m.ended_by).collect();
+    assert_eq!(
+        ends,
+        [Some(EndReason::SampleRateChange), Some(EndReason::Disarmed)]
+    );
     for (dir, m) in &takes {
         assert_every_file_exact(dir, m);
     }

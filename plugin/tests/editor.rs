@@ -268,9 +268,19 @@ fn this_instance_name_role_and_placement_hint() {
     h.run();
     assert_eq!(f.settings[0].read().role, Role::Multitrack);
     h.get_by_label(placement_hint(Role::Multitrack));
+    // Multitracks are often mono sources on stereo tracks: Stereo becomes Auto.
+    assert_eq!(
+        f.settings[0].read().channel_mode,
+        stemtap::engine::ChannelMode::Auto
+    );
     h.get_all_by_label("Mix").next().unwrap().click();
     h.run();
     h.get_by_label(placement_hint(Role::Mix));
+    // The mix goes out stereo.
+    assert_eq!(
+        f.settings[0].read().channel_mode,
+        stemtap::engine::ChannelMode::Stereo
+    );
 
     h.get_all_by_label("Mono").next().unwrap().click();
     h.run();

@@ -8,6 +8,7 @@ use super::{SinkSpec, WavError, CHECKPOINT_INTERVAL, MAX_WAV_DATA_BYTES};
 use crate::settings::SampleFormat;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Samples encoded per step while zero-filling.
@@ -37,7 +38,8 @@ pub struct WavSink {
     /// Every frame so far had identical channels (meaningful for 2 channels).
     pub channels_identical: bool,
     /// The first error; once set the file is closed and later audio is not written.
-    pub error: Option<String>,
+    /// Shared (`Arc`) so the writer can report it and keep it for `take.json`.
+    pub error: Option<Arc<WavError>>,
     /// When the header was last rewritten, for [`CHECKPOINT_INTERVAL`].
     last_checkpoint: Instant,
     /// TPDF dither of 16-bit files, seeded so the same input gives the same file.
@@ -154,7 +156,7 @@ impl WavSink {
         while !rest.is_empty() && self.error.is_none() {
             if self.frames_in_part >= self.max_frames_per_part {
                 if let Err(e) = self.roll_over() {
-                    self.fail(e.to_string());
+                    self.fail(e);
                     return;
                 }
             }
@@ -163,7 +165,7 @@ impl WavSink {
             if let Err(e) = self.encode(now) {
                 let path = self.current_path();
                 let source = e.into();
-                self.fail(WavError::Write { path, source }.to_string());
+                self.fail(WavError::Write { path, source });
                 return;
             }
             let frames = (now.len() / ch) as u64;
@@ -254,9 +256,9 @@ impl WavSink {
         self.cues.add(frame, label);
     }
 
-    fn fail(&mut self, message: String) {
+    fn fail(&mut self, error: WavError) {
         if self.error.is_none() {
-            self.error = Some(message);
+            self.error = Some(Arc::new(error));
         }
         // Finish the file as far as it got; a second error here adds nothing.
         let _ = self.close_part(true);
@@ -271,13 +273,10 @@ impl WavSink {
         if let Some(part) = self.part.as_mut() {
             if let Err(e) = part.checkpoint() {
                 let path = self.current_path();
-                self.fail(
-                    WavError::Write {
-                        path,
-                        source: e.into(),
-                    }
-                    .to_string(),
-                );
+                self.fail(WavError::Write {
+                    path,
+                    source: e.into(),
+                });
             }
         }
     }
@@ -286,13 +285,10 @@ impl WavSink {
     pub fn finish(&mut self) {
         if let Err(e) = self.close_part(true) {
             let path = self.current_path();
-            self.fail(
-                WavError::Write {
-                    path,
-                    source: e.into(),
-                }
-                .to_string(),
-            );
+            self.fail(WavError::Write {
+                path,
+                source: e.into(),
+            });
         }
     }
 

@@ -56,7 +56,7 @@ impl TakeFile {
         if self.sink_error_reported {
             return None;
         }
-        let message = self.sink.as_ref()?.error.clone()?;
+        let message = self.sink.as_ref()?.error.as_ref()?.to_string();
         self.sink_error_reported = true;
         Some(SessionError::stream(self.stream, &self.stem_name, message).in_take(take))
     }
@@ -75,7 +75,12 @@ impl TakeFile {
     /// Every error of this file, as the manifest and the GUI show them.
     pub fn error_messages(&self) -> Vec<String> {
         let mut errors: Vec<String> = self.errors.iter().map(ToString::to_string).collect();
-        errors.extend(self.sink.as_ref().and_then(|s| s.error.clone()));
+        errors.extend(
+            self.sink
+                .as_ref()
+                .and_then(|s| s.error.as_ref())
+                .map(|e| e.to_string()),
+        );
         errors
     }
 }

@@ -28,6 +28,15 @@ pub struct Block {
     pub start: i64,
     /// The session was armed and the trigger condition held when it was processed.
     pub wants: bool,
+    /// The session was armed when it was processed.
+    pub armed: bool,
+}
+
+/// Where a take stops being wanted, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TakeEnd {
+    pub at: i64,
+    pub reason: EndReason,
 }
 
 /// Where one stream asks for a take to start: its first block below `limit` that wants to
@@ -49,15 +58,22 @@ pub fn first_wanted(
 }
 
 /// Where one stream stops wanting the running take: its first block that does not want to
-/// record after one that did (`seen_wants`: it did before these blocks).
-pub fn first_unwanted(blocks: impl IntoIterator<Item = Block>, seen_wants: bool) -> Option<i64> {
+/// record after one that did (`seen_wants`: it did before these blocks). The reason is what
+/// that block saw: still armed means the trigger condition ended (Follow modes).
+pub fn first_unwanted(
+    blocks: impl IntoIterator<Item = Block>,
+    seen_wants: bool,
+) -> Option<TakeEnd> {
     let mut seen = seen_wants;
     blocks.into_iter().find_map(|b| {
         if b.wants {
             seen = true;
             None
         } else {
-            seen.then_some(b.start)
+            seen.then_some(TakeEnd {
+                at: b.start,
+                reason: EndReason::stopped(b.armed),
+            })
         }
     })
 }
@@ -97,13 +113,12 @@ pub struct SegmentStart {
 
 /// Decide what a take does after a segment boundary. `next`: the next segment's start,
 /// if any stream has shown one; `take_end`: where the take stops being wanted in the next
-/// segment, if anywhere yet; `limit`: the horizon; `armed`: the session's arm switch now.
+/// segment, if anywhere yet; `limit`: the horizon.
 pub fn at_next_segment(
     next: Option<SegmentStart>,
-    take_end: Option<i64>,
+    take_end: Option<TakeEnd>,
     limit: i64,
     take_rate: u32,
-    armed: bool,
 ) -> AtNextSegment {
     let Some(next) = next.filter(|n| n.anchor < limit) else {
         return AtNextSegment::Wait;
@@ -114,7 +129,7 @@ pub fn at_next_segment(
     match take_end {
         // Nothing of the next segment is wanted: the stop came with the jump (a Follow
         // mode's transport stop, or a disarm on the same block).
-        Some(end) if end <= next.anchor => AtNextSegment::End(EndReason::stopped(armed)),
+        Some(end) if end.at <= next.anchor => AtNextSegment::End(end.reason),
         _ => AtNextSegment::Continue {
             anchor: next.anchor,
         },
@@ -148,8 +163,19 @@ mod tests {
 
     fn blocks(spec: &[(i64, bool)]) -> Vec<Block> {
         spec.iter()
-            .map(|&(start, wants)| Block { start, wants })
+            .map(|&(start, wants)| Block {
+                start,
+                wants,
+                armed: true,
+            })
             .collect()
+    }
+
+    fn end(at: i64) -> Option<TakeEnd> {
+        Some(TakeEnd {
+            at,
+            reason: EndReason::Transport,
+        })
     }
 
     #[test]
@@ -183,11 +209,11 @@ mod tests {
     #[test]
     fn take_end_table() {
         // (blocks, seen_wants, expected end)
-        let cases: &[(Spec, bool, Option<i64>)] = &[
-            (&[(0, true), (512, false)], false, Some(512)),
+        let cases: &[(Spec, bool, Option<TakeEnd>)] = &[
+            (&[(0, true), (512, false)], false, end(512)),
             // An instance that saw the arm a block late: its first "off" is no stop.
             (&[(0, false), (512, true), (1024, true)], false, None),
-            (&[(0, false)], true, Some(0)),
+            (&[(0, false)], true, end(0)),
             (&[(0, true), (512, true)], true, None),
             (&[], true, None),
         ];
@@ -198,6 +224,22 @@ mod tests {
                 "{spec:?} seen={seen}"
             );
         }
+        let disarm = [
+            Block {
+                start: 0,
+                wants: true,
+                armed: true,
+            },
+            Block {
+                start: 512,
+                wants: false,
+                armed: false,
+            },
+        ];
+        assert_eq!(
+            first_unwanted(disarm, false).map(|e| e.reason),
+            Some(EndReason::Disarmed)
+        );
     }
 
     #[test]
@@ -227,34 +269,37 @@ mod tests {
             })
         };
         use AtNextSegment::*;
+        let disarm = |at| {
+            Some(TakeEnd {
+                at,
+                reason: EndReason::Disarmed,
+            })
+        };
         let cases = [
             // Manual: play after a stopped stretch; the take runs on.
-            (at(0, 48_000), None, 10_000, true, Continue { anchor: 0 }),
+            (at(0, 48_000), None, 10_000, Continue { anchor: 0 }),
             // A loop wrap while a later disarm is already queued: still one take.
             (
                 at(4_800, 48_000),
-                Some(20_000),
+                disarm(20_000),
                 30_000,
-                true,
                 Continue { anchor: 4_800 },
             ),
             // Not final: the jump's target is beyond the horizon.
-            (at(4_800, 48_000), None, 4_800, true, Wait),
-            (None, None, 10_000, true, Wait),
+            (at(4_800, 48_000), None, 4_800, Wait),
+            (None, None, 10_000, Wait),
             // Follow transport: the transport stopped, nothing after it is wanted.
             (
                 at(96_000, 48_000),
-                Some(96_000),
+                end(96_000),
                 200_000,
-                true,
                 End(EndReason::Transport),
             ),
             // A disarm together with the stop.
             (
                 at(96_000, 48_000),
-                Some(96_000),
+                disarm(96_000),
                 200_000,
-                false,
                 End(EndReason::Disarmed),
             ),
             // The host changed the sample rate.
@@ -262,15 +307,14 @@ mod tests {
                 at(0, 96_000),
                 None,
                 10_000,
-                true,
                 End(EndReason::SampleRateChange),
             ),
         ];
-        for (next, take_end, limit, armed, want) in cases {
+        for (next, take_end, limit, want) in cases {
             assert_eq!(
-                at_next_segment(next, take_end, limit, 48_000, armed),
+                at_next_segment(next, take_end, limit, 48_000),
                 want,
-                "{next:?} end={take_end:?} limit={limit} armed={armed}"
+                "{next:?} end={take_end:?} limit={limit}"
             );
         }
     }

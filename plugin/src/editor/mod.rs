@@ -5,8 +5,8 @@
 //! Everything here runs on the GUI thread. It never touches audio-thread state: it reads
 //! atomics ([`StreamStats`](crate::engine::StreamStats), the arm flag) and snapshots the
 //! session takes under its own short locks, and it changes things through the
-//! [`Session`] API. Nothing here runs while the window is closed, except
-//! [`NiceEguiApp::track_info_changed`].
+//! [`Session`] API. Nothing here runs while the window is closed; the host's track name
+//! goes from [`StemTapEditor`]'s `track_info_updated` straight to the stream.
 //!
 //! # Structure
 //! [`SessionView`] draws everything from an `Arc<Session>` and an optional "this instance"
@@ -285,7 +285,6 @@ impl SessionView {
 /// The nice-plug-egui app: hands the host's parameter gestures to [`SessionView`].
 pub struct StemTapApp {
     params: Arc<StemTapParams>,
-    stream: Arc<StreamHandle>,
     /// The host's GUI context, set while a window is open (for the `record` parameter).
     gui: Option<GuiContext>,
     view: SessionView,
@@ -311,12 +310,11 @@ pub fn create(params: Arc<StemTapParams>, stream: Arc<StreamHandle>) -> Option<S
             .with_resize_hint(resize),
         StemTapApp {
             params,
-            stream,
             gui: None,
             view,
         },
     )?;
-    Some(StemTapEditor::new(editor, host_keys, repaint))
+    Some(StemTapEditor::new(editor, stream, host_keys, repaint))
 }
 
 impl NiceEguiApp for StemTapApp {
@@ -347,13 +345,5 @@ impl NiceEguiApp for StemTapApp {
     fn editor_closed(&mut self) {
         self.gui = None;
         self.view.host_keys.set_text_editing(false);
-    }
-
-    /// The host told us our track's name: it becomes the default stem name. This arrives
-    /// whether or not the window is open.
-    fn track_info_changed(&mut self, info: TrackInfo) {
-        let name = info.name().trim();
-        self.stream
-            .set_track_name((!name.is_empty()).then(|| name.to_string()));
     }
 }

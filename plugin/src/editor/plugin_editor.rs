@@ -1,11 +1,13 @@
 //! The `Editor` StemTap gives nice-plug: nice-plug-egui's editor, unchanged, except that
 //! keys a VST3 host forwards to the window reach the text field being edited (see
-//! [`host_keys`](super::host_keys)). Every other call is passed straight through.
+//! [`host_keys`](super::host_keys)), and that the host's track name goes straight to this
+//! instance's stream, window open or not. Every other call is passed straight through.
 //!
 //! Runs on the host's GUI thread; never on the audio thread.
 
 use super::host_keys::HostKeys;
 use super::StemTapApp;
+use crate::engine::StreamHandle;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::NativeSize;
 use nice_plug::editor::{
@@ -20,6 +22,8 @@ use std::sync::Arc;
 /// nice-plug-egui's editor plus the keys the host forwards.
 pub struct StemTapEditor {
     inner: EguiEditor<StemTapApp>,
+    /// This instance's stream: the host's track name becomes its default name.
+    stream: Arc<StreamHandle>,
     /// Shared with the window's [`SessionView`](super::SessionView), which says when a text
     /// field is being edited and types the queued keys.
     host_keys: Arc<HostKeys>,
@@ -30,11 +34,13 @@ pub struct StemTapEditor {
 impl StemTapEditor {
     pub(crate) fn new(
         inner: EguiEditor<StemTapApp>,
+        stream: Arc<StreamHandle>,
         host_keys: Arc<HostKeys>,
         repaint: RepaintNotifier,
     ) -> Self {
         Self {
             inner,
+            stream,
             host_keys,
             repaint,
         }
@@ -77,8 +83,12 @@ impl Editor for StemTapEditor {
         self.inner.resize_hint()
     }
 
+    /// The host told us our track's name (CLAP track-info, VST3 channel context): it
+    /// becomes the stream's default name. The one road a track name takes.
     fn track_info_updated(&self, info: TrackInfo) {
-        self.inner.track_info_updated(info);
+        let name = info.name().trim();
+        self.stream
+            .set_track_name((!name.is_empty()).then(|| name.to_string()));
     }
 
     unsafe fn assume_standalone_in_process(&self) {

@@ -40,9 +40,12 @@ pub fn stream_state(stream: &StreamView, phase: Phase) -> (&'static str, Option<
     } else if stats.excluded.load(Ordering::Relaxed) {
         ("off", None)
     } else {
+        let rendering = stats.rendering.load(Ordering::Relaxed);
         match phase {
             Phase::Idle => ("idle", None),
             Phase::Armed => ("armed", Some(colors::ARMED)),
+            // A bounce: StemTap waits for the disk instead of dropping.
+            Phase::Recording if rendering => ("recording (render)", Some(colors::RECORD)),
             Phase::Recording => ("recording", Some(colors::RECORD)),
             Phase::Finishing => ("finishing", Some(colors::WARNING)),
         }

@@ -43,6 +43,18 @@ pub fn name_source(stream: &StreamView) -> String {
     }
 }
 
+/// The channel mode a stream gets when its role changes: multitracks are often mono
+/// sources on stereo tracks, so Stereo becomes Auto for them (a mono file when both channels
+/// were identical); stems and the mix go to a mastering engineer as stereo files, so Auto
+/// goes back to Stereo for them. Mono, chosen on purpose, stays.
+pub fn channel_mode_for_role(role: Role, current: ChannelMode) -> ChannelMode {
+    match (role, current) {
+        (Role::Multitrack, ChannelMode::Stereo) => ChannelMode::Auto,
+        (Role::Stem | Role::Mix, ChannelMode::Auto) => ChannelMode::Stereo,
+        (_, mode) => mode,
+    }
+}
+
 /// Role and channel-mode pickers for `stream`, shared with the tracks table's editor.
 pub fn role_and_channels(ui: &mut Ui, session: &Session, stream: &StreamView) {
     ui.label("Role");
@@ -50,7 +62,10 @@ pub fn role_and_channels(ui: &mut Ui, session: &Session, stream: &StreamView) {
         for role in Role::ALL {
             let selected = stream.settings.role == role;
             if ui.selectable_label(selected, role.label()).clicked() && !selected {
-                session.update_stream(stream.id, |s| s.role = role);
+                session.update_stream(stream.id, |s| {
+                    s.role = role;
+                    s.channel_mode = channel_mode_for_role(role, s.channel_mode);
+                });
             }
         }
     });
@@ -63,7 +78,7 @@ pub fn role_and_channels(ui: &mut Ui, session: &Session, stream: &StreamView) {
                 ChannelMode::Stereo => "As many channels as the input",
                 ChannelMode::Mono => "One channel: the average of the input channels",
                 ChannelMode::Auto => {
-                    "Stereo, flagged in take.json when both channels were identical"
+                    "Mono when both channels were identical for the whole take (a mono source on a stereo track), else stereo"
                 }
             };
             if ui

@@ -1,10 +1,7 @@
-//! `stemtap`: command-line tools around the StemTap plugin, on the headless host.
-//!
-//! `stemtap demo` hosts the real plugin on eight named tracks, plays a generated 20 s
+//! `stemtap demo`: hosts the real plugin on eight named tracks, plays a generated 20 s
 //! arrangement, records part of it and prints what landed on disk.
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
 use serde_json::json;
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,23 +11,10 @@ use stemtap_host::{
     AudioConfig, Instance, ParamChange, PluginLibrary, Rack, TrackBlock, Transport, STEMTAP_ID,
 };
 
-mod synth;
-
-#[derive(Parser)]
-#[command(name = "stemtap", version, about = "StemTap command-line tools")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Host the plugin on 8 tracks, play a 20 s arrangement, record part of it, summarise.
-    Demo(DemoArgs),
-}
+use crate::synth;
 
 #[derive(clap::Args)]
-struct DemoArgs {
+pub struct DemoArgs {
     /// Output root for take folders [default: $STEMTAP_OUTPUT_DIR, else ./takes]
     #[arg(long)]
     out: Option<PathBuf>,
@@ -70,13 +54,7 @@ const DISARM_SECONDS: f64 = 16.0;
 /// The instance whose `record` parameter the demo automates.
 const ARM_TRACK: usize = 4;
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
-        Command::Demo(args) => demo(args),
-    }
-}
-
-fn demo(args: DemoArgs) -> Result<()> {
+pub fn run(args: DemoArgs) -> Result<()> {
     let out = args
         .out
         .or_else(|| std::env::var_os("STEMTAP_OUTPUT_DIR").map(PathBuf::from))
