@@ -18,16 +18,21 @@ pub use stemtap_host;
 
 pub const RATE: u32 = 48_000;
 pub const BLOCK: u32 = 512;
-/// Impulses sit on every track at timeline positions that are multiples of this.
+/// Impulses sit on every track at input positions that are multiples of this.
 pub const IMPULSE_PERIOD: i64 = 4_800;
 /// The impulse value: above anything [`signal`] produces otherwise, below clipping.
 pub const IMPULSE: f32 = 0.995;
 /// How much faster than real time the rig processes (realtime process mode throughout).
 pub const SPEED: f64 = 12.0;
+/// The harness's input position when it first processes with the transport stopped: while
+/// stopped the input runs on from here (audio does not freeze when a DAW stops), far from
+/// any song position a scenario plays, so a stopped stretch can never pass for a played one.
+pub const FREE_INPUT_START: i64 = IMPULSE_PERIOD * 1_000_000;
 
-/// A distinct sample for every (track, channel, timeline position), in (-0.9, 0.9) and never
+/// A distinct sample for every (track, channel, input position), in (-0.9, 0.9) and never
 /// zero, with [`IMPULSE`] at multiples of [`IMPULSE_PERIOD`]: every frame of every file can
-/// be checked against the timeline position it claims to hold.
+/// be checked against the input position it claims to hold (the song position while the
+/// transport plays, see [`Segment::input`]).
 pub fn signal(track: usize, channel: usize, pos: i64) -> f32 {
     if pos.rem_euclid(IMPULSE_PERIOD) == 0 {
         return IMPULSE;
@@ -54,6 +59,8 @@ pub struct TrackSpec {
     pub input_channels: u32,
     /// Signal seed; defaults to the track's index.
     pub seed: usize,
+    /// Every input channel gets channel 0's signal (a mono source on a stereo track).
+    pub dual_mono: bool,
 }
 
 impl TrackSpec {
@@ -64,7 +71,14 @@ impl TrackSpec {
             channel_mode: "stereo".to_owned(),
             input_channels: 2,
             seed: usize::MAX,
+            dual_mono: false,
         }
+    }
+
+    /// Feed the same signal on every input channel.
+    pub fn dual_mono(mut self) -> Self {
+        self.dual_mono = true;
+        self
     }
 
     pub fn mode(mut self, mode: &str) -> Self {
@@ -82,9 +96,10 @@ impl TrackSpec {
         self
     }
 
-    /// Channels the file should have.
+    /// Channels the file should have (in "auto" mode: once a dual-mono file was collapsed).
     pub fn file_channels(&self) -> usize {
-        if self.channel_mode == "mono" {
+        let collapses = self.channel_mode == "auto" && self.dual_mono;
+        if self.channel_mode == "mono" || collapses {
             1
         } else {
             self.input_channels as usize
@@ -93,7 +108,7 @@ impl TrackSpec {
 
     /// The input this track gets at `pos`, channel `ch`.
     pub fn input(&self, ch: usize, pos: i64) -> f32 {
-        signal(self.seed, ch, pos)
+        signal(self.seed, if self.dual_mono { 0 } else { ch }, pos)
     }
 
     /// What the file should hold at `pos`, channel `ch` (before any silence).
@@ -122,6 +137,9 @@ pub enum Plan {
 pub struct Segment {
     pub frames: u32,
     pub transport: Transport,
+    /// The input position of its first frame: the song position while playing, the
+    /// harness's free-running input counter while stopped.
+    pub input: i64,
 }
 
 /// The rig: a rack of StemTap instances, a host transport, an output root.
@@ -133,6 +151,10 @@ pub struct Harness {
     pub transport: Transport,
     /// `false`: process with no transport at all.
     pub send_transport: bool,
+    /// The input position of the next frame processed with the transport stopped.
+    pub free_input: i64,
+    /// Every host segment processed so far, in order (see [`segments_from_tape`]).
+    pub tape: Vec<Segment>,
     root: PathBuf,
     _tempdir: Option<tempfile::TempDir>,
 }
@@ -196,6 +218,8 @@ impl Harness {
             record_id,
             transport: Transport::stopped_at(0),
             send_transport: true,
+            free_input: FREE_INPUT_START,
+            tape: Vec::new(),
             root: root.to_path_buf(),
             _tempdir: None,
         };
@@ -218,10 +242,17 @@ impl Harness {
         self.rack.start()
     }
 
+    /// The input position of the next cycle's first frame (what [`Harness::step`] returns
+    /// for it).
+    pub fn input_pos(&self) -> i64 {
+        self.segments(1)[0].input
+    }
+
     /// The host segments of the next cycle of `frames`: the transport split at a loop end.
     fn segments(&self, frames: u32) -> Vec<Segment> {
         let mut segs = Vec::new();
         let mut t = self.transport;
+        let mut free = self.free_input;
         let mut left = frames;
         while left > 0 {
             let mut n = left;
@@ -231,9 +262,14 @@ impl Harness {
                 }
                 n = n.min((le - t.pos_samples) as u32);
             }
+            let input = if t.playing { t.pos_samples } else { free };
+            if !t.playing {
+                free += i64::from(n);
+            }
             segs.push(Segment {
                 frames: n,
                 transport: t,
+                input,
             });
             t = t.advanced(n);
             left -= n;
@@ -243,13 +279,28 @@ impl Harness {
 
     /// Processes one cycle of [`BLOCK`] frames on every track, then advances the transport.
     /// `record`: (instance, on) sets the record parameter in that instance at the cycle's
-    /// first sample. Returns the timeline position of the cycle's first sample.
+    /// first sample. Returns the input position of the cycle's first sample (the song
+    /// position while playing).
     pub fn step(
         &mut self,
         record: Option<(usize, bool)>,
         plan: impl Fn(usize) -> Plan,
     ) -> Result<i64> {
-        let segs = self.segments(BLOCK);
+        self.step_frames(BLOCK, record, plan)
+    }
+
+    /// [`Harness::step`] with a cycle of `frames` (1..=[`BLOCK`]) frames.
+    pub fn step_frames(
+        &mut self,
+        frames: u32,
+        record: Option<(usize, bool)>,
+        plan: impl Fn(usize) -> Plan,
+    ) -> Result<i64> {
+        ensure!(
+            (1..=BLOCK).contains(&frames),
+            "cycle of {frames} frames: the rack is configured for 1..={BLOCK}"
+        );
+        let segs = self.segments(frames);
         let mut blocks = Vec::with_capacity(self.specs.len());
         for (i, spec) in self.specs.iter().enumerate() {
             let params: Vec<ParamChange> = match record {
@@ -268,8 +319,7 @@ impl Harness {
                 .map(|ch| {
                     segs.iter()
                         .flat_map(|s| {
-                            (0..i64::from(s.frames))
-                                .map(move |k| spec.input(ch, s.transport.pos_samples + k))
+                            (0..i64::from(s.frames)).map(move |k| spec.input(ch, s.input + k))
                         })
                         .collect()
                 })
@@ -300,7 +350,7 @@ impl Harness {
         let mut expect_pos = Vec::new();
         for s in &segs {
             for k in 0..i64::from(s.frames) {
-                expect_pos.push(s.transport.pos_samples + k);
+                expect_pos.push(s.input + k);
             }
         }
         for (i, out) in outputs.iter().enumerate() {
@@ -317,7 +367,13 @@ impl Harness {
                 }
             }
         }
-        let first = segs[0].transport.pos_samples;
+        let first = segs[0].input;
+        self.tape.extend(segs.iter().copied());
+        self.free_input += segs
+            .iter()
+            .filter(|s| !s.transport.playing)
+            .map(|s| i64::from(s.frames))
+            .sum::<i64>();
         self.transport = segs
             .last()
             .map(|s| {
@@ -381,40 +437,212 @@ impl Harness {
     }
 }
 
-/// What a take should hold.
-pub struct Expect<'a> {
-    pub start: i64,
-    pub length: u64,
-    /// Frames at these timeline positions are silence for this track (not processed).
-    pub silent: &'a dyn Fn(usize, i64) -> bool,
+/// One segment a take should have: frames `frame..` (up to the next segment's) of every
+/// file hold what the harness fed from input position `input` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpectSegment {
+    /// The segment's first file frame (take.json `segments[i].frame`, a cue point there).
+    pub frame: u64,
+    /// The harness's input position at that frame (see [`Segment::input`]).
+    pub input: i64,
+    /// take.json's `timeline` for it: `"host"` (then its `start_sample` must be `input`, the
+    /// song position) or `"free"` (StemTap's own clock: its `start_sample` is not ours).
+    pub timeline: &'static str,
 }
 
-impl Expect<'static> {
-    /// Every track has audio for the whole take, which spans `start..end`.
-    pub fn exact(start: i64, end: i64) -> Self {
-        Expect {
-            start,
-            length: (end - start) as u64,
-            silent: &never_silent,
+impl ExpectSegment {
+    /// A segment played on the host's timeline from song position `pos`.
+    pub fn host(frame: u64, pos: i64) -> Self {
+        ExpectSegment {
+            frame,
+            input: pos,
+            timeline: "host",
+        }
+    }
+
+    /// A segment on StemTap's free clock, holding the input fed from `input` on.
+    pub fn free(frame: u64, input: i64) -> Self {
+        ExpectSegment {
+            frame,
+            input,
+            timeline: "free",
         }
     }
 }
 
+/// The segments a take recorded over `tape` (a slice of [`Harness::tape`], from the arm
+/// cycle to the one before the disarm) should have, with the take's length: a new segment
+/// wherever the input does not continue the previous frame's (a locate, loop wrap, start
+/// or stop). Assumes every track was processed in every cycle (no padding).
+pub fn segments_from_tape(tape: &[Segment]) -> (Vec<ExpectSegment>, u64) {
+    let mut out: Vec<ExpectSegment> = Vec::new();
+    let mut frame = 0u64;
+    let mut next: Option<(i64, bool)> = None;
+    for s in tape {
+        if next != Some((s.input, s.transport.playing)) {
+            out.push(if s.transport.playing {
+                ExpectSegment::host(frame, s.input)
+            } else {
+                ExpectSegment::free(frame, s.input)
+            });
+        }
+        frame += u64::from(s.frames);
+        next = Some((s.input + i64::from(s.frames), s.transport.playing));
+    }
+    (out, frame)
+}
+
+/// What a take should hold.
+pub struct Expect<'a> {
+    /// In file order, the first at frame 0.
+    pub segments: Vec<ExpectSegment>,
+    pub length: u64,
+    /// Frames at these (track, input position)s are silence (the track was not processed).
+    pub silent: &'a dyn Fn(usize, i64) -> bool,
+    /// take.json's `ended_by`, when the scenario knows it.
+    pub ended_by: Option<&'static str>,
+}
+
+impl Expect<'static> {
+    /// Every track has audio for the whole take, one segment played on the host's timeline
+    /// over `start..end`.
+    pub fn exact(start: i64, end: i64) -> Self {
+        Self::segments(vec![ExpectSegment::host(0, start)], (end - start) as u64)
+    }
+
+    /// Every track has audio for the whole take of `length` frames, cut into `segments`.
+    pub fn segments(segments: Vec<ExpectSegment>, length: u64) -> Self {
+        Expect {
+            segments,
+            length,
+            silent: &never_silent,
+            ended_by: None,
+        }
+    }
+}
+
+impl<'a> Expect<'a> {
+    /// The same expectation with silence where `silent` says.
+    pub fn with_silence<'b>(self, silent: &'b dyn Fn(usize, i64) -> bool) -> Expect<'b> {
+        Expect {
+            segments: self.segments,
+            length: self.length,
+            silent,
+            ended_by: self.ended_by,
+        }
+    }
+
+    pub fn ended_by(mut self, reason: &'static str) -> Self {
+        self.ended_by = Some(reason);
+        self
+    }
+
+    /// The input position file frame `frame` should hold.
+    pub fn input_at(&self, frame: u64) -> i64 {
+        let seg = self
+            .segments
+            .iter()
+            .rev()
+            .find(|s| s.frame <= frame)
+            .unwrap_or(&self.segments[0]);
+        seg.input + (frame as i64 - seg.frame as i64)
+    }
+}
+
+/// take.json's `segments`, as (frame, timeline, start_sample).
+pub fn manifest_segments(take: &Take) -> Result<Vec<(u64, String, i64)>> {
+    let name = take.folder_name();
+    let segs = take.manifest["segments"]
+        .as_array()
+        .with_context(|| format!("{name}: no segments array: {}", take.manifest))?;
+    segs.iter()
+        .map(|s| {
+            Ok((
+                s["frame"].as_u64().context("segment frame")?,
+                s["timeline"]
+                    .as_str()
+                    .context("segment timeline")?
+                    .to_owned(),
+                s["start_sample"].as_i64().context("segment start_sample")?,
+            ))
+        })
+        .collect::<Result<_>>()
+        .with_context(|| format!("{name}: malformed segments {}", take.manifest["segments"]))
+}
+
+/// The cue points of a WAV file as frames, read by an independent reader (`bwavfile`, not
+/// our parser). Fails if the cue's position and sample offset disagree.
+pub fn cue_frames(path: &Path) -> Result<Vec<u64>> {
+    let mut reader = bwavfile::WaveReader::open(path)
+        .map_err(|e| anyhow::anyhow!("bwavfile cannot open {}: {e:?}", path.display()))?;
+    let cues = reader
+        .cue_points()
+        .map_err(|e| anyhow::anyhow!("bwavfile cannot read cues of {}: {e:?}", path.display()))?;
+    cues.iter()
+        .map(|c| {
+            ensure!(
+                c.frame == c.offset,
+                "{}: cue {:?} has position {} but sample offset {}",
+                path.display(),
+                c.label,
+                c.frame,
+                c.offset
+            );
+            Ok(u64::from(c.frame))
+        })
+        .collect()
+}
+
+/// Frames of a WAV file according to `bwavfile`.
+pub fn bwav_frames(path: &Path) -> Result<u64> {
+    let mut reader = bwavfile::WaveReader::open(path)
+        .map_err(|e| anyhow::anyhow!("bwavfile cannot open {}: {e:?}", path.display()))?;
+    reader
+        .frame_length()
+        .map_err(|e| anyhow::anyhow!("bwavfile: length of {}: {e:?}", path.display()))
+}
+
 /// Checks a take against the specs: one file per track named after it, identical lengths,
-/// the manifest's numbers, and every sample bit-exact at its timeline position.
+/// the manifest's numbers and segments, a cue point at every segment boundary in every file
+/// (read with `bwavfile`), and every sample bit-exact against the input the harness fed at
+/// the position its segment says.
 pub fn check_take(take: &Take, specs: &[TrackSpec], expect: &Expect) -> Result<()> {
     let name = take.folder_name();
+    ensure!(
+        expect.segments.first().map(|s| s.frame) == Some(0),
+        "bad expectation: the first segment must start at frame 0"
+    );
     ensure!(take.complete(), "{name}: not complete");
     ensure!(
         take.sample_rate() == Some(u64::from(RATE)),
         "{name}: sample_rate {:?}",
         take.manifest["sample_rate"]
     );
+    let segs = manifest_segments(take)?;
+    let got: Vec<(u64, &str)> = segs.iter().map(|(f, t, _)| (*f, t.as_str())).collect();
+    let want: Vec<(u64, &str)> = expect
+        .segments
+        .iter()
+        .map(|s| (s.frame, s.timeline))
+        .collect();
     ensure!(
-        take.start_sample() == Some(expect.start),
-        "{name}: start_sample {:?}, expected {}",
+        got == want,
+        "{name}: segments (frame, timeline) {got:?}, expected {want:?}; take.json: {}",
+        take.manifest["segments"]
+    );
+    for (s, (frame, _, start)) in expect.segments.iter().zip(&segs) {
+        ensure!(
+            s.timeline != "host" || *start == s.input,
+            "{name}: host segment at frame {frame} starts at song position {start}, expected {}",
+            s.input
+        );
+    }
+    ensure!(
+        take.start_sample() == Some(segs[0].2) && take.timeline() == Some(segs[0].1.as_str()),
+        "{name}: start_sample {:?} / timeline {:?} differ from the first segment's {:?}",
         take.manifest["start_sample"],
-        expect.start
+        take.manifest["timeline"],
+        segs[0]
     );
     ensure!(
         take.length_frames() == Some(expect.length),
@@ -422,6 +650,13 @@ pub fn check_take(take: &Take, specs: &[TrackSpec], expect: &Expect) -> Result<(
         take.manifest["length_frames"],
         expect.length
     );
+    if let Some(reason) = expect.ended_by {
+        ensure!(
+            take.manifest["ended_by"].as_str() == Some(reason),
+            "{name}: ended_by {}, expected {reason:?}",
+            take.manifest["ended_by"]
+        );
+    }
     let files = take.files();
     ensure!(
         files.len() == specs.len(),
@@ -437,6 +672,7 @@ pub fn check_take(take: &Take, specs: &[TrackSpec], expect: &Expect) -> Result<(
         on_disk.len(),
         specs.len()
     );
+    let cues_wanted: Vec<u64> = expect.segments[1..].iter().map(|s| s.frame).collect();
     let mut impulses: Option<(String, Vec<usize>)> = None;
     for (t, spec) in specs.iter().enumerate() {
         let f = files
@@ -499,6 +735,20 @@ pub fn check_take(take: &Take, specs: &[TrackSpec], expect: &Expect) -> Result<(
             wav.frames(),
             expect.length
         );
+        let path = take.dir.join(&f.path);
+        let bwav_len = bwav_frames(&path)?;
+        ensure!(
+            bwav_len == expect.length,
+            "{}: bwavfile reads {bwav_len} frames, expected {}",
+            f.path,
+            expect.length
+        );
+        let cues = cue_frames(&path)?;
+        ensure!(
+            cues == cues_wanted,
+            "{}: cue points at {cues:?}, expected one per segment after the first at {cues_wanted:?}",
+            f.path
+        );
         check_samples(&f.path, &wav, t, spec, expect)?;
         let peak = f64::from(wav.peak());
         ensure!(
@@ -513,7 +763,10 @@ pub fn check_take(take: &Take, specs: &[TrackSpec], expect: &Expect) -> Result<(
             .enumerate()
             .filter(|(_, x)| **x == IMPULSE)
             .map(|(k, _)| k)
-            .filter(|k| !(0..specs.len()).any(|tt| (expect.silent)(tt, expect.start + *k as i64)))
+            .filter(|k| {
+                let pos = expect.input_at(*k as u64);
+                !(0..specs.len()).any(|tt| (expect.silent)(tt, pos))
+            })
             .collect();
         ensure!(
             !idx.is_empty() || expect.length < IMPULSE_PERIOD as u64 * 2,
@@ -521,11 +774,11 @@ pub fn check_take(take: &Take, specs: &[TrackSpec], expect: &Expect) -> Result<(
             f.path
         );
         for k in &idx {
+            let pos = expect.input_at(*k as u64);
             ensure!(
-                (expect.start + *k as i64).rem_euclid(IMPULSE_PERIOD) == 0,
-                "{}: impulse at index {k} = timeline {} is not on the impulse grid",
+                pos.rem_euclid(IMPULSE_PERIOD) == 0,
+                "{}: impulse at index {k} = input position {pos} is not on the impulse grid",
                 f.path,
-                expect.start + *k as i64
             );
         }
         if let Some((other, prev)) = &impulses {
@@ -567,7 +820,7 @@ fn check_path(path: &str, spec: &TrackSpec) -> Result<()> {
 fn check_samples(path: &str, wav: &Wav, t: usize, spec: &TrackSpec, expect: &Expect) -> Result<()> {
     for (ch, data) in wav.channels.iter().enumerate() {
         for (k, x) in data.iter().enumerate() {
-            let pos = expect.start + k as i64;
+            let pos = expect.input_at(k as u64);
             let want = if (expect.silent)(t, pos) {
                 0.0
             } else {
@@ -577,9 +830,11 @@ fn check_samples(path: &str, wav: &Wav, t: usize, spec: &TrackSpec, expect: &Exp
                 // Diagnose an offset: where on the timeline does this value come from?
                 let found = (-4096i64..=4096)
                     .find(|d| spec.expected(ch, pos + d).to_bits() == x.to_bits())
-                    .map(|d| format!("; it is the input at timeline {} (offset {d:+})", pos + d))
+                    .map(|d| format!("; it is the input at {} (offset {d:+})", pos + d))
                     .unwrap_or_default();
-                bail!("{path}: ch {ch} frame {k} (timeline {pos}) is {x}, expected {want}{found}");
+                bail!(
+                    "{path}: ch {ch} frame {k} (input position {pos}) is {x}, expected {want}{found}"
+                );
             }
         }
     }

@@ -48,11 +48,7 @@ fn suspended_and_split_blocks_stay_aligned() -> anyhow::Result<()> {
     check_take(
         &takes[0],
         &h.specs,
-        &Expect {
-            start,
-            length: (end - start) as u64,
-            silent: &silent,
-        },
+        &Expect::exact(start, end).with_silence(&silent),
     )?;
     Ok(())
 }

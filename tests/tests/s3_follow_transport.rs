@@ -1,5 +1,6 @@
 //! Scenario 3: trigger mode follow_transport, armed while stopped; play, stop, play (from
-//! elsewhere), stop: two takes, each aligned and exactly as long as its play span.
+//! elsewhere), stop: two takes, each aligned, exactly as long as its play span, and ended by
+//! the transport (the disarm comes after the second stop).
 
 use serde_json::json;
 use stemtap_e2e::*;
@@ -37,14 +38,11 @@ fn follow_transport_makes_a_take_per_play() -> anyhow::Result<()> {
     takes.sort_by_key(|t| t.start_sample());
     let expect = [(0i64, 30 * 512u64), (second, 20 * 512)];
     for (take, (start, length)) in takes.iter().zip(expect) {
+        // Each play pass ends the take while still armed: the transport ended it.
         check_take(
             take,
             &h.specs,
-            &Expect {
-                start,
-                length,
-                silent: &never_silent,
-            },
+            &Expect::exact(start, start + length as i64).ended_by("transport"),
         )?;
     }
     Ok(())
