@@ -96,7 +96,9 @@ pub fn analyse(path: &Path) -> Result<FileAnalysis, TakeError> {
                 frame_peak = frame_peak.max(x.abs());
             }
             if identical {
-                identical = frame[1..].iter().all(|&x| x.to_bits() == frame[0].to_bits());
+                identical = frame[1..]
+                    .iter()
+                    .all(|&x| x.to_bits() == frame[0].to_bits());
             }
             if at < edge as u64 {
                 head_peak = head_peak.max(frame_peak);
@@ -175,7 +177,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sine.wav");
         let amplitude = 10f64.powf(-23.0 / 20.0);
-        write_float(&path, 2, 48_000, &sine(1_000.0, amplitude, 20.0, 48_000, 0.0));
+        write_float(
+            &path,
+            2,
+            48_000,
+            &sine(1_000.0, amplitude, 20.0, 48_000, 0.0),
+        );
         let a = analyse(&path).unwrap();
         let lufs = a.integrated_lufs.unwrap();
         assert!((lufs + 23.0).abs() <= 0.1, "{lufs} LUFS");

@@ -154,11 +154,7 @@ fn check_file(take: &Take, entry: &FileEntry) -> FileReport {
     for e in &entry.errors {
         findings.push(finding(Level::Fail, "recording", e.clone()));
     }
-    let verdict = findings
-        .iter()
-        .map(|f| f.level)
-        .max()
-        .unwrap_or(Level::Ok);
+    let verdict = findings.iter().map(|f| f.level).max().unwrap_or(Level::Ok);
     FileReport {
         path: entry.path.clone(),
         stem_name: entry.stem_name.clone(),
@@ -182,7 +178,10 @@ pub fn file_findings(entry: &FileEntry, a: &FileAnalysis) -> Vec<Finding> {
     }
     if a.clipped_samples > 0 {
         let (level, why) = if a.float {
-            (Level::Warn, "they clip once converted to 24 or 16 bits: lower the level")
+            (
+                Level::Warn,
+                "they clip once converted to 24 or 16 bits: lower the level",
+            )
         } else {
             (Level::Fail, "the file is clipped")
         };
@@ -204,7 +203,11 @@ pub fn file_findings(entry: &FileEntry, a: &FileAnalysis) -> Vec<Finding> {
             out.push(finding(
                 Level::Warn,
                 "dc_offset",
-                format!("DC offset on channel {} ({:+.4}): a high-pass filter removes it", c + 1, dc),
+                format!(
+                    "DC offset on channel {} ({:+.4}): a high-pass filter removes it",
+                    c + 1,
+                    dc
+                ),
             ));
         }
     }
@@ -259,7 +262,10 @@ fn take_level_findings(take: &Take, files: &[FileReport]) -> Vec<Finding> {
             out.push(finding(
                 Level::Fail,
                 "sample_rate",
-                format!("{} is at {} Hz, the take at {} Hz", f.path, a.sample_rate, m.sample_rate),
+                format!(
+                    "{} is at {} Hz, the take at {} Hz",
+                    f.path, a.sample_rate, m.sample_rate
+                ),
             ));
         }
         if a.frames != m.length_frames {
@@ -297,14 +303,14 @@ fn take_level_findings(take: &Take, files: &[FileReport]) -> Vec<Finding> {
 }
 
 /// The stems against the mix, when the take has both.
-fn run_null_test(
-    take: &Take,
-    files: &[FileReport],
-    out: &mut Vec<Finding>,
-) -> Option<NullResult> {
+fn run_null_test(take: &Take, files: &[FileReport], out: &mut Vec<Finding>) -> Option<NullResult> {
     let readable = |role: Role| -> Vec<PathBuf> {
         take.files_of(role)
-            .filter(|e| files.iter().any(|f| f.path == e.path && f.analysis.is_some()))
+            .filter(|e| {
+                files
+                    .iter()
+                    .any(|f| f.path == e.path && f.analysis.is_some())
+            })
             .filter_map(|e| take.file_path(e).ok())
             .collect()
     };
@@ -336,7 +342,11 @@ fn run_null_test(
             Some(r)
         }
         Err(e) => {
-            out.push(finding(Level::Warn, "null_test", format!("null test not possible: {e}")));
+            out.push(finding(
+                Level::Warn,
+                "null_test",
+                format!("null test not possible: {e}"),
+            ));
             None
         }
     }

@@ -140,7 +140,13 @@ mod tests {
         let limited: Vec<f32> = mix
             .iter()
             .enumerate()
-            .map(|(i, &m)| if i >= n { m * 10f32.powf(-1.0 / 20.0) } else { m })
+            .map(|(i, &m)| {
+                if i >= n {
+                    m * 10f32.powf(-1.0 / 20.0)
+                } else {
+                    m
+                }
+            })
             .collect();
         write(&p("limited.wav"), 2, &limited);
         let r = null_test(&[p("drums.wav"), p("bass.wav")], &p("limited.wav")).unwrap();
@@ -155,7 +161,9 @@ mod tests {
         let p = |name: &str| dir.path().join(name);
         write(&p("a.wav"), 2, &[0.1; 200]);
         write(&p("mix.wav"), 2, &[0.1; 300]);
-        let err = null_test(&[p("a.wav")], &p("mix.wav")).unwrap_err().to_string();
+        let err = null_test(&[p("a.wav")], &p("mix.wav"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("a.wav") && err.contains("100 frames"), "{err}");
     }
 }

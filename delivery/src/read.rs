@@ -70,7 +70,8 @@ impl WavBlocks {
                     let mut body = vec![0u8; size as usize];
                     reader.read_exact(&mut body).map_err(io)?;
                     if body.len() >= 16 {
-                        ds64_data = Some(u64::from_le_bytes(body[8..16].try_into().unwrap_or([0; 8])));
+                        ds64_data =
+                            Some(u64::from_le_bytes(body[8..16].try_into().unwrap_or([0; 8])));
                     }
                 }
                 b"fmt " => {
@@ -168,13 +169,16 @@ impl WavBlocks {
                 b.chunks_exact(2)
                     .map(|c| i16::from_le_bytes([c[0], c[1]]) as f32 / 32_768.0),
             ),
-            (false, 3) => self.samples.extend(b.chunks_exact(3).map(|c| {
-                (i32::from_le_bytes([0, c[0], c[1], c[2]]) >> 8) as f32 / 8_388_608.0
-            })),
-            _ => self.samples.extend(
-                b.chunks_exact(4)
-                    .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32 / 2_147_483_648.0),
-            ),
+            (false, 3) => self
+                .samples
+                .extend(b.chunks_exact(3).map(|c| {
+                    (i32::from_le_bytes([0, c[0], c[1], c[2]]) >> 8) as f32 / 8_388_608.0
+                })),
+            _ => self
+                .samples
+                .extend(b.chunks_exact(4).map(|c| {
+                    i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32 / 2_147_483_648.0
+                })),
         }
         self.left -= frames as u64;
         Ok(Some(&self.samples))
@@ -210,7 +214,9 @@ mod tests {
     #[test]
     fn reads_every_format_stemtap_writes_bit_exactly() {
         let dir = tempfile::tempdir().unwrap();
-        let samples: Vec<f32> = (0..40_001).map(|i| ((i % 200) as f32 - 100.0) / 128.0).collect();
+        let samples: Vec<f32> = (0..40_001)
+            .map(|i| ((i % 200) as f32 - 100.0) / 128.0)
+            .collect();
         for (bits, float, channels) in [(32, true, 2), (24, false, 1), (16, false, 2)] {
             let n = samples.len() - samples.len() % channels as usize;
             let path = dir.path().join(format!("{bits}-{channels}.wav"));

@@ -71,10 +71,12 @@ fn lane_svg(overview: &[(f32, f32)], markers: &[f64], colour: RGBColor) -> Strin
 
 /// The shared time axis: a tick every "nice" number of seconds.
 fn axis_html(seconds: f64) -> String {
-    let step = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0]
-        .into_iter()
-        .find(|s| seconds / s <= 12.0)
-        .unwrap_or(1200.0);
+    let step = [
+        0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+    ]
+    .into_iter()
+    .find(|s| seconds / s <= 12.0)
+    .unwrap_or(1200.0);
     let mut out = String::from("<div class=\"axis\">");
     let mut t = 0.0;
     while t <= seconds + 1e-9 && seconds > 0.0 {

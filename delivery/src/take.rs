@@ -23,10 +23,7 @@ pub enum TakeError {
         source: serde_json::Error,
     },
     #[error("{} is not a WAV file hound can read: {source}", path.display())]
-    BadWav {
-        path: PathBuf,
-        source: hound::Error,
-    },
+    BadWav { path: PathBuf, source: hound::Error },
     #[error("{}: {message}", path.display())]
     Unsupported { path: PathBuf, message: String },
     #[error("take.json lists {path:?}, which would lie outside the take folder")]

@@ -137,9 +137,20 @@ pub fn classify(expected: Option<Expected>, stamp: &BlockStamp) -> Continuity {
 /// A stream that missed blocks (suspended, or dropped them) comes back at a position the
 /// other streams have already reached (`session_head`), or explains the gap with its own
 /// `dropped_before`; a host locate lands beyond everything seen so far.
-pub fn gap_is_locate(stamp: &BlockStamp, gap: i64, session_head: i64, slack: i64) -> bool {
+///
+/// `session_head` is `None` when there is nothing to compare with: the stream is past a
+/// jump the others may not have shown yet (its stamps belong to a later segment), or the
+/// segment has no data yet. A gap beyond `slack` is then taken for a locate. Taking a
+/// suspension for a locate costs nothing: the others show no jump, so the stream rejoins
+/// the segment and its gap becomes silence. Taking a locate for a gap would fill the files
+/// with silence as long as the stretch of song the host skipped.
+pub fn gap_is_locate(stamp: &BlockStamp, gap: i64, session_head: Option<i64>, slack: i64) -> bool {
     let explained_by_drops = gap <= stamp.dropped_before as i64 + JITTER_SAMPLES;
-    !explained_by_drops && stamp.pos > session_head + slack
+    let beyond = match session_head {
+        Some(head) => stamp.pos > head + slack,
+        None => gap > slack,
+    };
+    !explained_by_drops && beyond
 }
 
 #[cfg(test)]
@@ -202,14 +213,18 @@ mod tests {
     fn forward_gaps_are_locates_only_beyond_the_session_head() {
         let s = stamp(Clock::Host, 50_000, 512);
         // Others already reached 50_000: this stream was suspended, not a locate.
-        assert!(!gap_is_locate(&s, 40_000, 50_000, 16_384));
-        assert!(!gap_is_locate(&s, 40_000, 40_000, 16_384));
+        assert!(!gap_is_locate(&s, 40_000, Some(50_000), 16_384));
+        assert!(!gap_is_locate(&s, 40_000, Some(40_000), 16_384));
         // Nobody has been near 50_000: the host jumped.
-        assert!(gap_is_locate(&s, 40_000, 10_000, 16_384));
+        assert!(gap_is_locate(&s, 40_000, Some(10_000), 16_384));
         // A gap that the stream's own drops explain is never a locate.
         let mut dropped = s;
         dropped.dropped_before = 40_000;
-        assert!(!gap_is_locate(&dropped, 40_000, 10_000, 16_384));
+        assert!(!gap_is_locate(&dropped, 40_000, Some(10_000), 16_384));
+        // Nothing to compare with (past a queued jump): the gap's size decides.
+        assert!(gap_is_locate(&s, 40_000, None, 16_384));
+        assert!(!gap_is_locate(&s, 10_000, None, 16_384));
+        assert!(!gap_is_locate(&dropped, 40_000, None, 16_384));
     }
 
     #[test]

@@ -243,7 +243,9 @@ impl Writer {
                 continue;
             }
             if flush_all && self.take.is_some() {
-                let reason = if self.inner.stop.load(Ordering::Acquire) || self.armed() {
+                // No block said "stop" before the end: still armed, the session (or every
+                // instance) ended under the take; disarmed, the disarm came last.
+                let reason = if self.armed() {
                     EndReason::Shutdown
                 } else {
                     EndReason::Disarmed

@@ -34,11 +34,10 @@ impl Writer {
                     Continuity::Start => {}
                     Continuity::Contiguous { pos } => stamp.pos = pos,
                     Continuity::Gap { frames } => {
-                        if !already_past_break
-                            && head.is_some_and(|h| gap_is_locate(&stamp, frames, h, slack))
-                        {
-                            starts_segment = true;
-                        }
+                        // Past a queued jump this segment's head says nothing about the
+                        // stamp's segment (see `gap_is_locate`).
+                        let head = head.filter(|_| !already_past_break);
+                        starts_segment = gap_is_locate(&stamp, frames, head, slack);
                     }
                     Continuity::Break => starts_segment = true,
                 }
