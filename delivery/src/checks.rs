@@ -20,7 +20,7 @@ pub const DC_LIMIT: f64 = 0.001;
 /// Louder than this (dBFS) in the last moments: still sounding, the tail may be cut.
 pub const TAIL_DBFS: f64 = -60.0;
 /// Louder than this (dBFS) in the first moments: the attack may be missing.
-pub const ATTACK_DBFS: f64 = -40.0;
+pub const ATTACK_DBFS: f64 = -30.0;
 /// A residual below this (dB relative to the mix) is a null: the stems add up.
 pub const NULL_DB: f64 = -90.0;
 
@@ -211,7 +211,7 @@ pub fn file_findings(entry: &FileEntry, a: &FileAnalysis) -> Vec<Finding> {
             ));
         }
     }
-    if a.channels_identical && a.channels == 2 {
+    if a.channels_identical && a.channels == 2 && peak >= SILENT_DBFS {
         out.push(finding(
             Level::Warn,
             "identical_channels",
