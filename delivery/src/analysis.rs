@@ -3,10 +3,11 @@
 //! moments are (a cut attack or tail), and a waveform overview for the take sheet.
 
 use crate::read::WavBlocks;
-use crate::take::TakeError;
+use crate::take::{check_cancel, TakeError, NEVER_CANCELLED};
 use ebur128::{Channel, EbuR128, Mode};
 use serde::Serialize;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 /// The stretch at each end of a file that decides "attack missing" and "tail cut", in ms:
 /// the first and last frames, give or take a cycle of a low note.
@@ -52,6 +53,11 @@ pub fn db(x: f64) -> Option<f64> {
 
 /// Measure the WAV file at `path`.
 pub fn analyse(path: &Path) -> Result<FileAnalysis, TakeError> {
+    analyse_with(path, &NEVER_CANCELLED)
+}
+
+/// [`analyse`], stopping with [`TakeError::Cancelled`] once `cancel` is set.
+pub fn analyse_with(path: &Path, cancel: &AtomicBool) -> Result<FileAnalysis, TakeError> {
     let mut wav = WavBlocks::open(path)?;
     let f = wav.format;
     let ch = f.channels as usize;
@@ -88,6 +94,7 @@ pub fn analyse(path: &Path) -> Result<FileAnalysis, TakeError> {
     let mut tail: Vec<f32> = Vec::with_capacity(edge * ch);
     let mut frame_index = 0u64;
     while let Some(block) = wav.next_block()? {
+        check_cancel(cancel)?;
         meter
             .add_frames_f32(block)
             .map_err(|e| unsupported(format!("loudness meter: {e}")))?;
