@@ -48,7 +48,10 @@ pub fn xvfb_or_skip(test: &str) -> Result<Option<PathBuf>> {
     if ci {
         bail!("{test}: Xvfb is not installed, and CI is set (.ci/run installs the xvfb package)");
     }
-    eprintln!(
+    // Straight to stderr: the test harness captures eprintln!, and a skip must be seen.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
         "SKIPPED {test}: no Xvfb binary on PATH, so no X server to open StemTap's window in. \
          Install Xvfb (Debian: apt-get install xvfb libgl1-mesa-dri) to run it."
     );

@@ -44,6 +44,7 @@ fn editor_scale() -> Result<()> {
     let reference = first.shot.clone();
     eprintln!("first window drawn in {:?}", first.took);
     desk.close(&mut gui, &first, "xft-none-1x-first")?;
+    let fds_after_first = open_fds();
     let again = desk.open(&mut gui, at_1, "xft-none-1x-reopen")?;
     desk.close(&mut gui, &again, "xft-none-1x-reopen")?;
     no_errors(&gui, "xft-none")?;
@@ -201,7 +202,11 @@ fn editor_scale() -> Result<()> {
         "the plugin told the host its window closed"
     );
 
-    eprintln!("s20_editor_scale: {:?}", started.elapsed());
+    eprintln!(
+        "s20_editor_scale: {:?}; open files after the first window: {fds_after_first}, at the end: {}",
+        started.elapsed(),
+        open_fds()
+    );
     Ok(())
 }
 
@@ -229,4 +234,9 @@ fn no_errors(gui: &GuiInstance, label: &str) -> Result<()> {
         "{label}: the plugin logged errors: {errors:?}"
     );
     Ok(())
+}
+
+/// How many files this process has open (X connections are sockets): a diagnostic.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
