@@ -8,10 +8,12 @@
 //! Rack                                           many instances, one audio thread each,
 //!                                                processed in lock-step cycles
 //! take::*                                        reading take folders and WAV files
+//! gui::GuiInstance, gui::x11                     opening the plugin's window in an X11 parent
 //! ```
 //!
 //! Host extensions offered to the plugin: log, thread-check, params, state, track-info.
 
+pub mod gui;
 mod handlers;
 mod instance;
 mod library;

@@ -14,9 +14,9 @@
 //! (`plugin/tests/editor.rs`). [`StemTapApp`] is the thin nice-plug-egui wrapper around it.
 //! One module per section: [`banner`], [`session_panel`], [`this_instance`], [`storage`],
 //! [`streams_table`], [`takes`]; [`meters`] holds the meter ballistics, [`delivery`] the
-//! background checks of finished takes. [`plugin_editor`]
-//! is the `Editor` the plugin hands nice-plug, and [`host_keys`] brings it the keys a host
-//! forwards instead of letting the window have them.
+//! background checks of finished takes. [`plugin_editor`] is the `Editor` the plugin hands
+//! nice-plug, [`scale`] decides its window's size and scale, and [`host_keys`] brings it
+//! the keys a host forwards instead of letting the window have them.
 
 pub mod banner;
 pub mod delivery;
@@ -24,6 +24,7 @@ pub mod host_keys;
 pub mod meters;
 pub mod name_field;
 pub mod plugin_editor;
+pub mod scale;
 pub mod session_panel;
 pub mod storage;
 pub mod streams_table;
@@ -39,9 +40,7 @@ use meters::{MeterBank, MeterState};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::prelude::*;
-use nice_plug_egui::{
-    create_egui_editor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier,
-};
+use nice_plug_egui::{NiceEguiApp, RepaintNotifier};
 use parking_lot::Mutex;
 pub use plugin_editor::StemTapEditor;
 use std::collections::HashMap;
@@ -301,25 +300,23 @@ pub struct StemTapApp {
 /// after every frame that produced an output event (any click) or has a text cursor, which
 /// takes the space bar away from the host. See the README's GUI section.
 pub fn create(params: Arc<StemTapParams>, stream: Arc<StreamHandle>) -> Option<StemTapEditor> {
-    let state = EguiEditorState::from_size(LogicalSize::new(WINDOW_SIZE.0, WINDOW_SIZE.1), 1.0);
     let resize = ResizeHint::RESIZABLE
         .with_min_logical_size(LogicalSize::new(MIN_WINDOW_SIZE.0, MIN_WINDOW_SIZE.1));
     let view = SessionView::new(stream.session().clone(), Some(stream.clone()));
     let host_keys = view.host_keys();
-    let repaint = RepaintNotifier::default();
-    let editor = create_egui_editor(
-        state,
-        repaint.clone(),
-        EguiNiceSettings::new()
-            .with_tile("StemTap")
-            .with_resize_hint(resize),
-        StemTapApp {
-            params,
-            gui: None,
-            view,
-        },
-    )?;
-    Some(StemTapEditor::new(editor, stream, host_keys, repaint))
+    let app = StemTapApp {
+        params,
+        gui: None,
+        view,
+    };
+    Some(StemTapEditor::new(
+        app,
+        LogicalSize::new(f64::from(WINDOW_SIZE.0), f64::from(WINDOW_SIZE.1)),
+        resize,
+        stream,
+        host_keys,
+        RepaintNotifier::default(),
+    ))
 }
 
 impl NiceEguiApp for StemTapApp {
