@@ -3,10 +3,11 @@
 //! moments are (a cut attack or tail), and a waveform overview for the take sheet.
 
 use crate::read::WavBlocks;
-use crate::take::TakeError;
+use crate::take::{check_cancel, TakeError, NEVER_CANCELLED};
 use ebur128::{Channel, EbuR128, Mode};
 use serde::Serialize;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 /// The stretch at each end of a file that decides "attack missing" and "tail cut", in ms:
 /// the first and last frames, give or take a cycle of a low note.
@@ -52,6 +53,11 @@ pub fn db(x: f64) -> Option<f64> {
 
 /// Measure the WAV file at `path`.
 pub fn analyse(path: &Path) -> Result<FileAnalysis, TakeError> {
+    analyse_with(path, &NEVER_CANCELLED)
+}
+
+/// [`analyse`], stopping with [`TakeError::Cancelled`] once `cancel` is set.
+pub fn analyse_with(path: &Path, cancel: &AtomicBool) -> Result<FileAnalysis, TakeError> {
     let mut wav = WavBlocks::open(path)?;
     let f = wav.format;
     let ch = f.channels as usize;
@@ -88,30 +94,44 @@ pub fn analyse(path: &Path) -> Result<FileAnalysis, TakeError> {
     let mut tail: Vec<f32> = Vec::with_capacity(edge * ch);
     let mut frame_index = 0u64;
     while let Some(block) = wav.next_block()? {
+        check_cancel(cancel)?;
         meter
             .add_frames_f32(block)
             .map_err(|e| unsupported(format!("loudness meter: {e}")))?;
-        for (k, frame) in block.chunks_exact(ch).enumerate() {
+        let block_frames = block.len() / ch;
+        // Overview and clip count, bucket by bucket (whole slices: the compiler vectorizes).
+        let mut k = 0usize;
+        while k < block_frames {
             let at = frame_index + k as u64;
-            let bucket = &mut overview[(at / bucket_frames) as usize];
-            let mut frame_peak = 0.0f32;
-            for (c, &x) in frame.iter().enumerate() {
-                sums[c] += x as f64;
-                clipped += (x.abs() >= clip_at) as u64;
-                bucket.0 = bucket.0.min(x);
-                bucket.1 = bucket.1.max(x);
-                frame_peak = frame_peak.max(x.abs());
-            }
-            if identical {
-                identical = frame[1..]
-                    .iter()
-                    .all(|&x| x.to_bits() == frame[0].to_bits());
-            }
-            if at < edge as u64 {
-                head_peak = head_peak.max(frame_peak);
+            let b = (at / bucket_frames) as usize;
+            let n = (((b as u64 + 1) * bucket_frames - at) as usize).min(block_frames - k);
+            let span = &block[k * ch..(k + n) * ch];
+            let bucket = &mut overview[b];
+            let (lo, hi, over) = span
+                .iter()
+                .fold((bucket.0, bucket.1, 0u32), |(lo, hi, o), &x| {
+                    (lo.min(x), hi.max(x), o + (x.abs() >= clip_at) as u32)
+                });
+            *bucket = (lo, hi);
+            clipped += over as u64;
+            k += n;
+        }
+        // DC: one running sum per channel.
+        for frame in block.chunks_exact(ch) {
+            for (sum, &x) in sums.iter_mut().zip(frame) {
+                *sum += x as f64;
             }
         }
-        frame_index += (block.len() / ch) as u64;
+        if identical {
+            identical = block
+                .chunks_exact(ch)
+                .all(|frame| frame[1..].iter().all(|x| x.to_bits() == frame[0].to_bits()));
+        }
+        if frame_index < edge as u64 {
+            let head = (edge - frame_index as usize).min(block_frames) * ch;
+            head_peak = block[..head].iter().fold(head_peak, |m, x| m.max(x.abs()));
+        }
+        frame_index += block_frames as u64;
         // Keep the last `edge` frames.
         let keep = block.len().min(edge * ch);
         let excess = (tail.len() + keep).saturating_sub(edge * ch);

@@ -2,12 +2,13 @@
 //! finding says what is wrong in words and is `ok`, `warn` (worth a look, allowed) or `fail`
 //! (the delivery is not right). Files are analysed in parallel, one per core.
 
-use crate::analysis::{analyse, FileAnalysis};
-use crate::null_test::{null_test, NullResult};
-use crate::take::Take;
+use crate::analysis::{analyse_with, FileAnalysis};
+use crate::null_test::{null_test_with, NullResult};
+use crate::take::{Take, NEVER_CANCELLED};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use stemtap_engine::manifest::FileEntry;
 use stemtap_engine::settings::Role;
 
@@ -92,22 +93,42 @@ pub struct TakeReport {
 
 /// Check every file of `take` (in parallel) and the take as a whole.
 pub fn check_take(take: &Take) -> TakeReport {
+    check_take_with(take, &NEVER_CANCELLED, &AtomicUsize::new(0)).expect("never cancelled")
+}
+
+/// [`check_take`]; `None` once `cancel` is set (checked between blocks of audio).
+/// `files_done` counts the files measured so far, for a progress display.
+pub fn check_take_with(
+    take: &Take,
+    cancel: &AtomicBool,
+    files_done: &AtomicUsize,
+) -> Option<TakeReport> {
     let m = &take.manifest;
     let files: Vec<FileReport> = m
         .files
         .par_iter()
-        .map(|entry| check_file(take, entry))
+        .map(|entry| {
+            let report = check_file(take, entry, cancel);
+            files_done.fetch_add(1, Ordering::Relaxed);
+            report
+        })
         .collect();
+    if cancel.load(Ordering::Relaxed) {
+        return None;
+    }
     let read_errors = files.iter().filter(|f| f.analysis.is_none()).count();
     let mut take_findings = take_level_findings(take, &files);
-    let null = run_null_test(take, &files, &mut take_findings);
+    let null = run_null_test(take, &files, &mut take_findings, cancel);
+    if cancel.load(Ordering::Relaxed) {
+        return None;
+    }
     let verdict = files
         .iter()
         .map(|f| f.verdict)
         .chain(take_findings.iter().map(|f| f.level))
         .max()
         .unwrap_or(Level::Ok);
-    TakeReport {
+    Some(TakeReport {
         take: take.name(),
         dir: take.dir.clone(),
         sample_rate: m.sample_rate,
@@ -118,13 +139,13 @@ pub fn check_take(take: &Take) -> TakeReport {
         null_test: null,
         read_errors,
         verdict,
-    }
+    })
 }
 
-fn check_file(take: &Take, entry: &FileEntry) -> FileReport {
+fn check_file(take: &Take, entry: &FileEntry, cancel: &AtomicBool) -> FileReport {
     let analysis = take
         .file_path(entry)
-        .and_then(|path| analyse(&path))
+        .and_then(|path| analyse_with(&path, cancel))
         .map_err(|e| e.to_string());
     let mut findings = Vec::new();
     match &analysis {
@@ -303,7 +324,12 @@ fn take_level_findings(take: &Take, files: &[FileReport]) -> Vec<Finding> {
 }
 
 /// The stems against the mix, when the take has both.
-fn run_null_test(take: &Take, files: &[FileReport], out: &mut Vec<Finding>) -> Option<NullResult> {
+fn run_null_test(
+    take: &Take,
+    files: &[FileReport],
+    out: &mut Vec<Finding>,
+    cancel: &AtomicBool,
+) -> Option<NullResult> {
     let readable = |role: Role| -> Vec<PathBuf> {
         take.files_of(role)
             .filter(|e| {
@@ -319,7 +345,7 @@ fn run_null_test(take: &Take, files: &[FileReport], out: &mut Vec<Finding>) -> O
     let (Some(mix), false) = (mix.first(), stems.is_empty()) else {
         return None;
     };
-    match null_test(&stems, mix) {
+    match null_test_with(&stems, mix, cancel) {
         Ok(r) => {
             match r.residual_db {
                 Some(d) if d > NULL_DB => out.push(finding(

@@ -6,9 +6,10 @@
 
 use crate::analysis::db;
 use crate::read::WavBlocks;
-use crate::take::TakeError;
+use crate::take::{check_cancel, TakeError, NEVER_CANCELLED};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 /// What the null test measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -26,6 +27,15 @@ pub struct NullResult {
 /// every channel of the mix (StemTap writes a stem as mono only when both its channels
 /// were identical). All files must have the mix's length and rate.
 pub fn null_test(stems: &[PathBuf], mix: &Path) -> Result<NullResult, TakeError> {
+    null_test_with(stems, mix, &NEVER_CANCELLED)
+}
+
+/// [`null_test`], stopping with [`TakeError::Cancelled`] once `cancel` is set.
+pub fn null_test_with(
+    stems: &[PathBuf],
+    mix: &Path,
+    cancel: &AtomicBool,
+) -> Result<NullResult, TakeError> {
     let mut mix_r = WavBlocks::open(mix)?;
     let out_ch = mix_r.format.channels as usize;
     let mut readers = Vec::new();
@@ -55,6 +65,7 @@ pub fn null_test(stems: &[PathBuf], mix: &Path) -> Result<NullResult, TakeError>
     let mut sum: Vec<f64> = Vec::new();
     let (mut residual_energy, mut mix_energy, mut residual_peak) = (0.0f64, 0.0f64, 0.0f64);
     while let Some(mix_block) = mix_r.next_block()? {
+        check_cancel(cancel)?;
         let mix_block = mix_block.to_vec();
         sum.clear();
         sum.resize(mix_block.len(), 0.0);

@@ -28,6 +28,21 @@ pub enum TakeError {
     Unsupported { path: PathBuf, message: String },
     #[error("take.json lists {path:?}, which would lie outside the take folder")]
     OutsideTake { path: String },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Never set: for callers that do not cancel.
+pub static NEVER_CANCELLED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Stop long work between blocks once `cancel` is set.
+pub fn check_cancel(cancel: &std::sync::atomic::AtomicBool) -> Result<(), TakeError> {
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        Err(TakeError::Cancelled)
+    } else {
+        Ok(())
+    }
 }
 
 /// An opened take folder.

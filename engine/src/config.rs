@@ -1,5 +1,5 @@
 //! Engine tuning: what the plugin uses by default, and what tests shrink (ring lengths,
-//! holdback, file size limits). Plain data, shared by the session and the writer.
+//! holdback, file splitting). Plain data, shared by the session and the writer.
 
 use crate::wav::MAX_WAV_DATA_BYTES;
 use std::time::Duration;
@@ -54,6 +54,11 @@ pub struct WriterConfig {
     pub holdback_seconds: f64,
     /// A stream that sent nothing for this long no longer holds decisions up.
     pub quiet_after: Duration,
+    /// Split each file into continuation files (`Name (part 2).wav`, ...) before its data
+    /// chunk passes this many bytes. Default [`MAX_WAV_DATA_BYTES`]: never; a file past
+    /// 4 GiB becomes RF64 and a take stays one file per stream. A limit below 4 GiB keeps
+    /// every file plain RIFF, for a FAT32 drive (no file past 4 GiB) or a tool that reads
+    /// no RF64; take.json lists the parts in `continuation_paths`.
     pub max_wav_data_bytes: u64,
     /// Takes shorter than this (seconds) are not kept: no folder is left for them, and the
     /// banner counts them. A host that toggles record or the transport at random (a

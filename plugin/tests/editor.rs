@@ -609,6 +609,21 @@ fn recent_takes_are_listed_and_open_in_the_file_manager() {
     h.get_by_label("Open folder").click();
     h.run();
     assert_eq!(*f.opened.lock(), [takes[0].0.clone()]);
+
+    // The take is checked in the background: a constant 0.5 is all DC, cut tail and
+    // missing attack, so "warnings", and its take sheet is in the folder.
+    run_until(&mut h, "the check's verdict", |h| {
+        h.query_by_label("warnings").is_some()
+    });
+    assert!(takes[0].0.join("take.html").is_file());
+    std::fs::remove_file(takes[0].0.join("take.html")).unwrap();
+    h.get_by_label("Check again").click();
+    run_until(&mut h, "the check run again", |_| {
+        takes[0].0.join("take.html").is_file()
+    });
+    run_until(&mut h, "the verdict again", |h| {
+        h.query_by_label("warnings").is_some()
+    });
     drop(capture);
 }
 

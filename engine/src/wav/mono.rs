@@ -4,14 +4,19 @@
 //!
 //! The rewrite works on the file's bytes, never on decoded samples: 16-bit files are
 //! dithered, and decoding and encoding again would change them. Every chunk is copied
-//! verbatim and in order (cue points, labels and any `bext` or iXML before or after the
-//! data survive) except `fmt ` (rewritten for one channel) and `data` (channel 0's bytes
-//! of each frame). The result is written to a temporary file next to the original,
+//! verbatim and in order (cue points, labels, `JUNK`, and any other chunk before or after
+//! the data survive) except `fmt ` (rewritten for one channel), `data` (channel 0's bytes
+//! of each frame), `bext` (a CodingHistory line is appended that records the collapse, as
+//! EBU R98 asks of every process that changes the audio; the stereo line stays, it is the
+//! history) and StemTap's own `iXML` (its TRACK_LIST cut to one track, so it names the
+//! channels the file has; another writer's iXML is copied as it is). The result is written to a temporary file next to the original,
 //! synced, and renamed over it, so a crash at any point leaves either the stereo file or
 //! the mono one, never half of one.
 //!
 //! Background thread only: it blocks on I/O for as long as the file takes to read.
 
+use super::bext::with_mono_collapse_line;
+use super::ixml::with_mono_track_list;
 use super::riff::{self, Chunk, Fmt, WAVE_FORMAT_EXTENSIBLE, WAVE_FORMAT_IEEE_FLOAT};
 use super::riff::{u32_le, WAVE_FORMAT_PCM};
 use std::ffi::OsString;
@@ -126,7 +131,13 @@ struct Layout {
     mono_fmt: Vec<u8>,
     /// Bytes per stereo frame.
     frame_bytes: usize,
+    /// New bodies of metadata chunks (`bext`, `iXML`), by index in `chunks`.
+    rewritten: Vec<(usize, Vec<u8>)>,
 }
+
+/// Metadata chunks larger than this are copied as they are rather than read into memory
+/// to be rewritten (StemTap's are about 2 KB).
+const MAX_REWRITTEN_CHUNK_BYTES: u32 = 1 << 20;
 
 /// The layout of the file; `None` when it is valid but not something to collapse (not
 /// two channels of PCM or float); an `InvalidData` error saying why when it is not a WAV
@@ -153,10 +164,27 @@ fn read_layout(file: &mut File, len: u64) -> io::Result<Option<Layout>> {
     if chunks[data_at].size % fmt.block_align as u32 != 0 {
         return Err(invalid("its data chunk does not hold whole frames"));
     }
+    let mut rewritten = Vec::new();
+    for (i, chunk) in chunks.iter().enumerate() {
+        if !matches!(&chunk.id, b"bext" | b"iXML") || chunk.size > MAX_REWRITTEN_CHUNK_BYTES {
+            continue;
+        }
+        let mut body = vec![0u8; chunk.size as usize];
+        file.seek(SeekFrom::Start(chunk.body_at))?;
+        file.read_exact(&mut body)?;
+        let new = match &chunk.id {
+            b"bext" => with_mono_collapse_line(&body, fmt.sample_rate, fmt.bits_per_sample),
+            _ => with_mono_track_list(&body),
+        };
+        if let Some(new) = new {
+            rewritten.push((i, new));
+        }
+    }
     Ok(Some(Layout {
         mono_fmt: mono_fmt(&body, fmt),
         chunks,
         frame_bytes: fmt.block_align as usize,
+        rewritten,
     }))
 }
 
@@ -212,11 +240,23 @@ fn write_mono(
 ) -> Result<CollapseOutcome, Failure> {
     let out = File::create(tmp).map_err(Failure::Write)?;
     let mut out = BufWriter::with_capacity(64 * 1024, out);
-    let size_of = |c: &Chunk| if &c.id == b"data" { c.size / 2 } else { c.size };
+    let new_body = |i: usize| {
+        layout
+            .rewritten
+            .iter()
+            .find(|(at, _)| *at == i)
+            .map(|(_, body)| body.as_slice())
+    };
+    let size_of = |i: usize, c: &Chunk| match new_body(i) {
+        Some(body) => body.len() as u32,
+        None if &c.id == b"data" => c.size / 2,
+        None => c.size,
+    };
     let riff_size: u64 = 4 + layout
         .chunks
         .iter()
-        .map(|c| 8 + size_of(c) as u64 + size_of(c) as u64 % 2)
+        .enumerate()
+        .map(|(i, c)| 8 + size_of(i, c) as u64 + size_of(i, c) as u64 % 2)
         .sum::<u64>();
     // Smaller than the input's unless its data is empty and a final odd chunk gains the
     // pad byte the input lacked.
@@ -227,18 +267,19 @@ fn write_mono(
     head.extend(b"WAVE");
     out.write_all(&head).map_err(Failure::Write)?;
     let mut block = vec![0u8; BLOCK_BYTES / layout.frame_bytes * layout.frame_bytes];
-    for chunk in &layout.chunks {
+    for (i, chunk) in layout.chunks.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
             return Ok(CollapseOutcome::Cancelled);
         }
-        let size = size_of(chunk);
+        let size = size_of(i, chunk);
         out.write_all(&chunk.id).map_err(Failure::Write)?;
         out.write_all(&size.to_le_bytes()).map_err(Failure::Write)?;
         file.seek(SeekFrom::Start(chunk.body_at))
             .map_err(Failure::Read)?;
-        match &chunk.id {
-            b"fmt " => out.write_all(&layout.mono_fmt).map_err(Failure::Write)?,
-            b"data" => {
+        match (&chunk.id, new_body(i)) {
+            (_, Some(body)) => out.write_all(body).map_err(Failure::Write)?,
+            (b"fmt ", None) => out.write_all(&layout.mono_fmt).map_err(Failure::Write)?,
+            (b"data", None) => {
                 let frames = CopyFrames {
                     frame_bytes: layout.frame_bytes,
                     len: chunk.size as u64,

@@ -1,7 +1,8 @@
-//! One file on disk: the header hound wrote, the data chunk's pending bytes, aligned
-//! writes, and the size fields patched at each checkpoint. Writer thread only; every call
-//! may block on I/O.
+//! One file on disk: its header, the data chunk's pending bytes, aligned writes, the size
+//! fields patched at each checkpoint, and the switch to RF64. Writer thread only; every
+//! call may block on I/O.
 
+use super::header::{ds64_chunk, DS64_BODY_AT, DS64_CHUNK_AT, RF64_SIZE_MARKER, RIFF_SIZE_AT};
 use super::WRITE_CHUNK_BYTES;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
@@ -22,10 +23,25 @@ pub(super) struct Part {
     on_disk: u64,
     /// Size of one frame in bytes: the header only ever counts whole frames.
     bytes_per_frame: u64,
+    /// Past this RIFF size the file turns into RF64 (at most [`MAX_RIFF_SIZE`]).
+    rf64_after: u64,
+    /// The file is RF64: its sizes live in `ds64`, the 32-bit ones say 0xFFFFFFFF.
+    rf64: bool,
 }
 
+/// The largest RIFF size a plain RIFF file may declare: 0xFFFFFFFF is RF64's marker.
+const MAX_RIFF_SIZE: u64 = RF64_SIZE_MARKER as u64 - 1;
+
 impl Part {
-    pub(super) fn create(path: &Path, header: &[u8], bytes_per_frame: u64) -> io::Result<Part> {
+    /// Create the file at `path` and write `header` (built by `header::header_bytes`, the
+    /// data size in its last four bytes); it turns into RF64 once its RIFF size would pass
+    /// `rf64_after`.
+    pub(super) fn create(
+        path: &Path,
+        header: &[u8],
+        bytes_per_frame: u64,
+        rf64_after: u64,
+    ) -> io::Result<Part> {
         let mut file = File::create(path)?;
         // A valid empty file from the start.
         file.write_all(header)?;
@@ -37,6 +53,8 @@ impl Part {
             len: 0,
             on_disk: 0,
             bytes_per_frame,
+            rf64_after: rf64_after.min(MAX_RIFF_SIZE),
+            rf64: false,
         })
     }
 
@@ -132,44 +150,83 @@ impl Part {
         self.on_disk - self.on_disk % self.bytes_per_frame
     }
 
-    /// Write the RIFF and data sizes for the whole frames on disk, with nothing after the
-    /// data chunk.
+    /// Write the sizes for the whole frames on disk, with nothing after the data chunk but
+    /// its pad byte when the data has an odd length. The pad byte is written when nothing
+    /// is on disk behind the last whole frame (the next audio overwrites it), so the file
+    /// holds every byte its RIFF size counts.
+    ///
+    /// If the pad byte cannot be written (disk full), the sizes are patched without it (a
+    /// final pad byte is missing in many files, and most readers accept that) and the
+    /// error is returned after.
     fn patch_header(&mut self) -> io::Result<()> {
-        self.patch_sizes(self.whole_frame_bytes(), 0)
+        let data = self.whole_frame_bytes();
+        let mut pad = data % 2;
+        let mut padded = Ok(());
+        if pad == 1 && self.on_disk == data {
+            padded = self.write_at(self.header_len + data, &[0]);
+            if padded.is_err() {
+                pad = 0;
+            }
+        }
+        self.patch_sizes(data, pad)?;
+        padded
     }
 
     /// Write the data size `data` and a RIFF size that also counts `after_data` bytes
-    /// following the data chunk (its pad byte and trailing chunks).
+    /// following the data chunk (its pad byte and trailing chunks). Turns the file into
+    /// RF64 when that RIFF size passes `rf64_after`.
     fn patch_sizes(&mut self, data: u64, after_data: u64) -> io::Result<()> {
         let riff = self.header_len - 8 + data + after_data;
-        // The part limit keeps both below 2^32 (checked in `WavSink::create`, and for the
-        // trailing chunks in `finish`).
+        if !self.rf64 && riff > self.rf64_after {
+            return self.switch_to_rf64(riff, data);
+        }
+        if self.rf64 {
+            // One positioned write: the 32-bit sizes already say "see ds64".
+            let ds64 = ds64_chunk(riff, data, data / self.bytes_per_frame);
+            return self.write_at(DS64_BODY_AT, &ds64[8..]);
+        }
+        // Both fit: `riff` is at most `rf64_after`, below 0xFFFFFFFF.
+        self.write_at(RIFF_SIZE_AT, &(riff as u32).to_le_bytes())?;
+        self.write_at(self.header_len - 4, &(data as u32).to_le_bytes())
+    }
+
+    /// Turn the file into RF64 (EBU Tech 3306) with RIFF size `riff` and data size `data`,
+    /// in three positioned writes ordered so that a crash between any two leaves a valid
+    /// file:
+    /// 1. `JUNK` becomes `ds64` with the 64-bit sizes: still a valid RIFF file (its 32-bit
+    ///    sizes, from the last checkpoint, are below the limit; readers skip `ds64`).
+    /// 2. `RIFF` + size becomes `RF64` + 0xFFFFFFFF: a valid RF64 file (readers take the
+    ///    sizes from `ds64`).
+    /// 3. The data size becomes 0xFFFFFFFF, as the specification asks.
+    fn switch_to_rf64(&mut self, riff: u64, data: u64) -> io::Result<()> {
+        let ds64 = ds64_chunk(riff, data, data / self.bytes_per_frame);
+        self.write_at(DS64_CHUNK_AT, &ds64)?;
+        let mut head = [0u8; 8];
+        head[..4].copy_from_slice(b"RF64");
+        head[4..].copy_from_slice(&RF64_SIZE_MARKER.to_le_bytes());
+        self.write_at(0, &head)?;
+        self.rf64 = true;
+        self.write_at(self.header_len - 4, &RF64_SIZE_MARKER.to_le_bytes())
+    }
+
+    /// Write `bytes` at offset `at` without moving the file position (where the next
+    /// samples go).
+    fn write_at(&mut self, at: u64, bytes: &[u8]) -> io::Result<()> {
         #[cfg(unix)]
         {
-            // Positioned writes: two syscalls instead of five, and the file position
-            // (where the next chunk goes) is left alone.
+            // A positioned write: one syscall, and the file position is left alone.
             use std::os::unix::fs::FileExt;
-            self.file.write_all_at(&(riff as u32).to_le_bytes(), 4)?;
-            self.file
-                .write_all_at(&(data as u32).to_le_bytes(), self.header_len - 4)?;
+            self.file.write_all_at(bytes, at)
         }
         #[cfg(not(unix))]
         {
-            self.seek_patch(riff, data)?;
+            // Windows' positioned writes move the file position too: seek, write, seek back.
+            self.file.seek(SeekFrom::Start(at))?;
+            self.file.write_all(bytes)?;
+            self.file
+                .seek(SeekFrom::Start(self.header_len + self.on_disk))?;
+            Ok(())
         }
-        Ok(())
-    }
-
-    /// Patch the sizes by seeking (Windows' positioned writes move the file position too).
-    #[cfg(not(unix))]
-    fn seek_patch(&mut self, riff: u64, data: u64) -> io::Result<()> {
-        self.file.seek(SeekFrom::Start(4))?;
-        self.file.write_all(&(riff as u32).to_le_bytes())?;
-        self.file.seek(SeekFrom::Start(self.header_len - 4))?;
-        self.file.write_all(&(data as u32).to_le_bytes())?;
-        self.file
-            .seek(SeekFrom::Start(self.header_len + self.on_disk))?;
-        Ok(())
     }
 
     /// Everything written so far becomes readable (hound's `flush`).
@@ -181,39 +238,37 @@ impl Part {
         drained.and(patched)
     }
 
-    /// Finish the file: everything pending to the OS, then `trailer` (whole chunks that
-    /// follow the data chunk, such as the cue points) right after the last whole frame,
-    /// preceded by the pad byte RIFF requires after a data chunk of odd length, and the
-    /// sizes patched to count them. With an empty trailer this is [`Self::checkpoint`], so
-    /// a file without cues stays byte for byte what hound writes (hound writes no pad byte
-    /// at the end of a file).
+    /// Finish the file: everything pending to the OS, then the pad byte RIFF requires after
+    /// a data chunk of odd length, then `trailer` (whole chunks that follow the data chunk,
+    /// such as the cue points), right after the last whole frame (a partial frame left by
+    /// a failed write is cut off), and the sizes patched to count them. A trailer that
+    /// pushes the RIFF size past the RF64 threshold turns the file into RF64.
     ///
     /// The trailer is written only after every frame reached the disk; if it cannot be
     /// written the file is cut back to the data chunk and still readable.
     pub(super) fn finish(mut self, trailer: &[u8]) -> io::Result<()> {
-        if trailer.is_empty() {
-            return self.checkpoint();
-        }
         if let Err(e) = self.drain() {
             // The disk refused audio: the trailer would fail too. Keep what arrived.
             let _ = self.patch_header();
             return Err(e);
         }
         let data = self.whole_frame_bytes();
+        if trailer.is_empty() {
+            // The pad byte (if any) goes where a checkpoint puts it.
+            if self.on_disk != data {
+                self.file.set_len(self.header_len + data)?;
+                self.on_disk = data;
+            }
+            return self.patch_header();
+        }
         let pad = data % 2;
         let after_data = pad + trailer.len() as u64;
-        if self.header_len - 8 + data + after_data > u32::MAX as u64 {
-            self.patch_header()?;
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "the cue points do not fit in the file below the 4 GiB RIFF limit",
-            ));
-        }
         let end = self.header_len + data;
         let written = self.write_trailer(end, pad == 1, trailer);
         if written.is_err() {
             // Leave no half chunk behind the data; the sizes below ignore it anyway.
             let _ = self.file.set_len(end);
+            self.on_disk = data;
             let _ = self.patch_header();
             return written;
         }

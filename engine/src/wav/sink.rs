@@ -3,8 +3,9 @@
 
 use super::cue::Cues;
 use super::encode::{encode_f32, encode_i16, encode_i24, peak_and_clipped, Dither};
+use super::header::{fmt_body, header_bytes, AudioInfo};
 use super::part::Part;
-use super::{SinkSpec, WavError, CHECKPOINT_INTERVAL, MAX_WAV_DATA_BYTES};
+use super::{FileMetadata, SinkSpec, WavError, CHECKPOINT_INTERVAL, RF64_AFTER_BYTES};
 use crate::settings::SampleFormat;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -14,20 +15,26 @@ use std::time::Instant;
 /// Samples encoded per step while zero-filling.
 const SILENCE_CHUNK_SAMPLES: usize = 8192;
 
-/// One stream's output: encodes float frames into the file's format, rolls over to a new
-/// part before the RIFF limit, and tracks what the manifest reports about the audio.
+/// One stream's output: encodes float frames into the file's format, keeps the header's
+/// sizes current (RF64 past 4 GiB), rolls over to a new part if the spec asks for parts,
+/// and tracks what the manifest reports about the audio.
 pub struct WavSink {
     /// Where and how to write, as the writer asked.
     spec: SinkSpec,
     /// The file being written; `None` once finished or after an error.
     part: Option<Part>,
-    /// hound's header for this spec, sizes of an empty file.
-    header: Vec<u8>,
+    /// The `fmt ` chunk's body (hound's, for this spec).
+    fmt: Vec<u8>,
+    /// What the `bext` and `iXML` chunks of every part say.
+    metadata: FileMetadata,
+    /// RIFF size past which a part turns into RF64.
+    rf64_after_bytes: u64,
     /// Relative paths of every part written so far (part 1 first).
     pub parts: Vec<String>,
     /// Frames in the current part: decides the rollover.
     frames_in_part: u64,
-    /// Whole frames that fit one part's data chunk (from `max_data_bytes`).
+    /// Whole frames that fit one part's data chunk (from `max_data_bytes`; `u64::MAX`
+    /// when the stream is not split).
     max_frames_per_part: u64,
     /// Frames written across all parts (silence included), for the manifest.
     pub frames_written: u64,
@@ -51,19 +58,35 @@ pub struct WavSink {
 }
 
 impl WavSink {
+    /// A sink with empty metadata (no names, timeline position 0) that turns into RF64 at
+    /// [`RF64_AFTER_BYTES`]: for benchmarks and tests; the writer uses [`Self::create_with`].
     pub fn create(spec: SinkSpec) -> Result<Self, WavError> {
+        Self::create_with(spec, FileMetadata::default(), RF64_AFTER_BYTES)
+    }
+
+    /// Create the stream's first file, with `metadata` in its `bext` and `iXML` chunks;
+    /// files turn into RF64 once their RIFF size would pass `rf64_after_bytes`
+    /// ([`RF64_AFTER_BYTES`] outside tests; it is capped there).
+    pub fn create_with(
+        spec: SinkSpec,
+        mut metadata: FileMetadata,
+        rf64_after_bytes: u64,
+    ) -> Result<Self, WavError> {
         let bytes_per_frame = spec.format.bytes_per_sample() * spec.channels.max(1) as u64;
-        let max_data_bytes = spec.max_data_bytes.min(MAX_WAV_DATA_BYTES);
-        let max_frames_per_part = (max_data_bytes / bytes_per_frame).max(1);
-        let header = header_bytes(hound_spec(&spec)).map_err(|source| WavError::Create {
+        let max_frames_per_part = (spec.max_data_bytes / bytes_per_frame).max(1);
+        let fmt = fmt_body(&audio_info(&spec)).map_err(|source| WavError::Create {
             path: spec.take_dir.join(format!("{}.wav", spec.rel_base)),
             source,
         })?;
+        // Every part says the same date and time.
+        metadata.originated = Some(metadata.originated());
         let channels = spec.channels;
         let mut sink = WavSink {
             spec,
             part: None,
-            header,
+            fmt,
+            metadata,
+            rf64_after_bytes: rf64_after_bytes.min(RF64_AFTER_BYTES),
             parts: Vec::new(),
             frames_in_part: 0,
             max_frames_per_part,
@@ -110,10 +133,19 @@ impl WavSink {
         let path = self.spec.take_dir.join(&rel);
         let bytes_per_frame =
             self.spec.format.bytes_per_sample() * self.spec.channels.max(1) as u64;
+        // A part's timeline position is where its first frame sits in the take.
+        let header = header_bytes(
+            &self.fmt,
+            &self.metadata,
+            &audio_info(&self.spec),
+            self.frames_written,
+        );
         let part =
-            Part::create(&path, &self.header, bytes_per_frame).map_err(|e| WavError::Create {
-                path,
-                source: e.into(),
+            Part::create(&path, &header, bytes_per_frame, self.rf64_after_bytes).map_err(|e| {
+                WavError::Create {
+                    path,
+                    source: e.into(),
+                }
             })?;
         self.part = Some(part);
         self.parts.push(rel);
@@ -160,8 +192,8 @@ impl WavSink {
                     return;
                 }
             }
-            let room = (self.max_frames_per_part - self.frames_in_part) as usize * ch;
-            let (now, later) = rest.split_at(rest.len().min(room));
+            let room = (self.max_frames_per_part - self.frames_in_part).saturating_mul(ch as u64);
+            let (now, later) = rest.split_at((rest.len() as u64).min(room) as usize);
             if let Err(e) = self.encode(now) {
                 let path = self.current_path();
                 let source = e.into();
@@ -305,25 +337,10 @@ impl Drop for WavSink {
     }
 }
 
-fn hound_spec(spec: &SinkSpec) -> hound::WavSpec {
-    let (bits, sample_format) = match spec.format {
-        SampleFormat::Float32 => (32, hound::SampleFormat::Float),
-        SampleFormat::Int24 => (24, hound::SampleFormat::Int),
-        SampleFormat::Int16 => (16, hound::SampleFormat::Int),
-    };
-    hound::WavSpec {
+fn audio_info(spec: &SinkSpec) -> AudioInfo {
+    AudioInfo {
         channels: spec.channels,
         sample_rate: spec.sample_rate,
-        bits_per_sample: bits,
-        sample_format,
+        format: spec.format,
     }
-}
-
-/// The header hound writes for `spec` (everything up to the data chunk's samples), with
-/// the sizes of an empty file. Its last four bytes are the data size.
-fn header_bytes(spec: hound::WavSpec) -> Result<Vec<u8>, hound::Error> {
-    let mut bytes = Vec::new();
-    hound::WavWriter::new(io::Cursor::new(&mut bytes), spec)?.finalize()?;
-    debug_assert!(bytes.len() >= 44 && &bytes[bytes.len() - 8..bytes.len() - 4] == b"data");
-    Ok(bytes)
 }

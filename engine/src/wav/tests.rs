@@ -1,9 +1,10 @@
 //! End-to-end tests of [`WavSink`]: files written through the sink, read back by hound
-//! and compared with hound's own per-sample files.
+//! and compared with hound's own per-sample files (their data chunks: the headers differ
+//! since StemTap writes its own, with `bext` and `iXML`).
 
 use super::test_support::{
-    chunk_ids, cues_read_by_bwavfile, hound_samples, riff_chunks, spec, test_signal,
-    write_reference, Op,
+    chunk, chunk_ids, create, cues_read_by_bwavfile, data_body, hound_samples, riff_chunks, spec,
+    test_signal, write_reference, Op,
 };
 use super::*;
 use crate::settings::SampleFormat;
@@ -11,7 +12,7 @@ use std::path::Path;
 use std::time::Instant;
 
 #[test]
-fn fast_path_files_are_byte_identical_to_hound_per_sample_files() {
+fn fast_path_data_is_byte_identical_to_hound_per_sample_files() {
     for format in SampleFormat::ALL {
         for channels in [1u16, 2] {
             let dir = tempfile::tempdir().unwrap();
@@ -38,7 +39,7 @@ fn fast_path_files_are_byte_identical_to_hound_per_sample_files() {
             let reference = dir.path().join("reference.wav");
             write_reference(&reference, channels, format, &ops);
 
-            let mut sink = WavSink::create(SinkSpec {
+            let mut sink = create(SinkSpec {
                 channels,
                 ..spec(dir.path(), format, MAX_WAV_DATA_BYTES)
             })
@@ -86,9 +87,17 @@ fn fast_path_files_are_byte_identical_to_hound_per_sample_files() {
                 }
             }
             assert!(
-                std::fs::read(&reference).unwrap() == std::fs::read(&fast).unwrap(),
-                "{what}: files differ"
+                data_body(&reference) == data_body(&fast),
+                "{what}: data chunks differ"
             );
+            // The same `fmt ` chunk as hound's.
+            let (reference, fast) = (
+                std::fs::read(&reference).unwrap(),
+                std::fs::read(&fast).unwrap(),
+            );
+            let (a, n) = chunk(&reference, b"fmt ");
+            let (b, m) = chunk(&fast, b"fmt ");
+            assert_eq!(reference[a..a + n], fast[b..b + m], "{what}: fmt");
         }
     }
 }
@@ -97,7 +106,7 @@ fn fast_path_files_are_byte_identical_to_hound_per_sample_files() {
 fn float_files_are_bit_exact_and_roll_over_on_frame_boundaries() {
     let dir = tempfile::tempdir().unwrap();
     // 10 frames of stereo float per part.
-    let mut sink = WavSink::create(spec(dir.path(), SampleFormat::Float32, 80)).unwrap();
+    let mut sink = create(spec(dir.path(), SampleFormat::Float32, 80)).unwrap();
     let samples: Vec<f32> = (0..50).map(|i| i as f32 * 0.01 - 0.2).collect();
     sink.write(&samples[..6]);
     sink.write_silence(4);
@@ -121,10 +130,10 @@ fn float_files_are_bit_exact_and_roll_over_on_frame_boundaries() {
 }
 
 #[test]
-fn odd_sized_int24_mono_parts_roll_over_and_match_hound() {
+fn odd_sized_int24_mono_parts_roll_over_and_match_hound_data() {
     let dir = tempfile::tempdir().unwrap();
     // 7 frames of mono 24-bit (21 bytes, odd) per part.
-    let mut sink = WavSink::create(SinkSpec {
+    let mut sink = create(SinkSpec {
         channels: 1,
         ..spec(dir.path(), SampleFormat::Int24, 23)
     })
@@ -143,7 +152,7 @@ fn odd_sized_int24_mono_parts_roll_over_and_match_hound() {
             &[Op::Samples(chunk.to_vec())],
         );
         assert!(
-            std::fs::read(&reference).unwrap() == std::fs::read(dir.path().join(part)).unwrap(),
+            data_body(&reference) == data_body(&dir.path().join(part)),
             "{part}"
         );
     }
@@ -152,8 +161,7 @@ fn odd_sized_int24_mono_parts_roll_over_and_match_hound() {
 #[test]
 fn checkpointed_file_is_readable_before_finish() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sink =
-        WavSink::create(spec(dir.path(), SampleFormat::Int24, MAX_WAV_DATA_BYTES)).unwrap();
+    let mut sink = create(spec(dir.path(), SampleFormat::Int24, MAX_WAV_DATA_BYTES)).unwrap();
     sink.write(&[0.5, -0.5, 0.25, -0.25]);
     sink.checkpoint_if_due(Instant::now() + CHECKPOINT_INTERVAL);
     // Not finished: a crash now still leaves a readable file with both frames.
@@ -166,8 +174,7 @@ fn checkpointed_file_is_readable_before_finish() {
 #[test]
 fn a_new_file_is_a_valid_empty_wav_and_drop_finishes_it() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sink =
-        WavSink::create(spec(dir.path(), SampleFormat::Float32, MAX_WAV_DATA_BYTES)).unwrap();
+    let mut sink = create(spec(dir.path(), SampleFormat::Float32, MAX_WAV_DATA_BYTES)).unwrap();
     let path = dir.path().join("Kick.wav");
     assert_eq!(hound::WavReader::open(&path).unwrap().len(), 0);
     sink.write(&[0.25, -0.25]);
@@ -183,8 +190,7 @@ fn a_new_file_is_a_valid_empty_wav_and_drop_finishes_it() {
 #[test]
 fn identical_channels_and_clipping_are_tracked() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sink =
-        WavSink::create(spec(dir.path(), SampleFormat::Int16, MAX_WAV_DATA_BYTES)).unwrap();
+    let mut sink = create(spec(dir.path(), SampleFormat::Int16, MAX_WAV_DATA_BYTES)).unwrap();
     sink.write(&[0.1, 0.1, 1.5, 1.5]);
     assert!(sink.channels_identical);
     assert_eq!(sink.clipped_samples, 2);
@@ -203,7 +209,7 @@ fn identical_channels_and_clipping_are_tracked() {
 fn a_missing_folder_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("gone");
-    let err = WavSink::create(spec(&missing, SampleFormat::Float32, 1 << 20))
+    let err = create(spec(&missing, SampleFormat::Float32, 1 << 20))
         .err()
         .unwrap();
     assert!(err.to_string().contains("cannot create"), "{err}");
@@ -224,7 +230,7 @@ fn without_cues(dir: &Path, spec: SinkSpec, samples: &[f32]) -> Vec<u8> {
     };
     std::fs::create_dir(&spec.take_dir).unwrap();
     let path = spec.take_dir.join(format!("{}.wav", spec.rel_base));
-    let mut sink = WavSink::create(spec).unwrap();
+    let mut sink = create(spec).unwrap();
     sink.write(samples);
     sink.finish();
     std::fs::read(path).unwrap()
@@ -235,7 +241,7 @@ fn float_stereo_cues_are_read_by_bwavfile_and_samples_stay_bit_exact() {
     let dir = tempfile::tempdir().unwrap();
     let spec = spec(dir.path(), SampleFormat::Float32, MAX_WAV_DATA_BYTES);
     let signal = test_signal(2 * 70_001, 11);
-    let mut sink = WavSink::create(spec.clone()).unwrap();
+    let mut sink = create(spec.clone()).unwrap();
     // Added out of order, one before its frame is written, one at the very end.
     sink.add_cue(30_000, "Loop 2");
     sink.add_cue(0, "Start");
@@ -259,7 +265,10 @@ fn float_stereo_cues_are_read_by_bwavfile_and_samples_stay_bit_exact() {
     let mut reader = bwavfile::WaveReader::open(&path).unwrap();
     assert_eq!(reader.frame_length().unwrap(), 70_001);
     let bytes = std::fs::read(&path).unwrap();
-    assert_eq!(chunk_ids(&bytes), ["fmt ", "data", "cue ", "LIST"]);
+    assert_eq!(
+        chunk_ids(&bytes),
+        ["JUNK", "fmt ", "bext", "iXML", "data", "cue ", "LIST"]
+    );
     // Everything up to the end of the data is what the sink writes without cues, but
     // the RIFF size.
     let plain = without_cues(dir.path(), spec, &signal);
@@ -277,7 +286,7 @@ fn odd_sized_int24_mono_data_gets_a_pad_byte_before_the_cues() {
         ..spec(dir.path(), SampleFormat::Int24, MAX_WAV_DATA_BYTES)
     };
     let signal = test_signal(1_001, 5);
-    let mut sink = WavSink::create(spec.clone()).unwrap();
+    let mut sink = create(spec.clone()).unwrap();
     sink.add_cue(1, "A");
     sink.add_cue(1_000, "Last frame");
     sink.write(&signal);
@@ -304,7 +313,7 @@ fn odd_sized_int24_mono_data_gets_a_pad_byte_before_the_cues() {
 fn cues_go_into_the_part_that_holds_their_frame() {
     let dir = tempfile::tempdir().unwrap();
     // 10 frames of stereo float per part; 25 frames make three parts.
-    let mut sink = WavSink::create(spec(dir.path(), SampleFormat::Float32, 80)).unwrap();
+    let mut sink = create(spec(dir.path(), SampleFormat::Float32, 80)).unwrap();
     let signal: Vec<f32> = (0..50).map(|i| i as f32 / 64.0).collect();
     for (frame, label) in [(3, "a"), (10, "b"), (14, "c"), (19, "d"), (25, "end")] {
         sink.add_cue(frame, label);
@@ -328,15 +337,14 @@ fn cues_go_into_the_part_that_holds_their_frame() {
 #[test]
 fn checkpoints_leave_out_the_cues_and_drop_writes_them() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sink =
-        WavSink::create(spec(dir.path(), SampleFormat::Int16, MAX_WAV_DATA_BYTES)).unwrap();
+    let mut sink = create(spec(dir.path(), SampleFormat::Int16, MAX_WAV_DATA_BYTES)).unwrap();
     let path = dir.path().join("Kick.wav");
     sink.add_cue(1, "Play");
     sink.write(&[0.5, 0.5, -0.5, -0.5, 0.25, 0.25]);
     sink.checkpoint_if_due(Instant::now() + CHECKPOINT_INTERVAL);
     // Mid-recording (as after a crash): a valid file of header and data only.
     let bytes = std::fs::read(&path).unwrap();
-    assert_eq!(chunk_ids(&bytes), ["fmt ", "data"]);
+    assert_eq!(chunk_ids(&bytes), ["JUNK", "fmt ", "bext", "iXML", "data"]);
     assert!(cues_read_by_bwavfile(&path).is_empty());
     assert_eq!(hound_samples(&path).len(), 6);
     drop(sink);

@@ -8,11 +8,11 @@ use super::WriterError;
 use crate::manifest::{
     bar_beat, EndReason, FileEntry, Manifest, Segment, Timeline, FORMAT_VERSION,
 };
-use crate::settings::{ChannelMode, SampleFormat};
+use crate::settings::{ChannelMode, Role, SampleFormat};
 use crate::status::{TakeProgress, TakeStream, TakeSummary};
 use crate::take::{create_take_folder, folder_timestamp, TakeNamer};
 use crate::timeline::{BlockStamp, Clock};
-use crate::wav::{SinkSpec, WavSink};
+use crate::wav::{FileMetadata, SinkSpec, WavSink, RF64_AFTER_BYTES};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -156,7 +156,12 @@ impl ActiveTake {
                 format: self.format,
                 max_data_bytes: max_wav_data_bytes,
             };
-            match create_sink(spec, self.segments.iter().skip(1).map(|s| s.frame)) {
+            let metadata = self.file_metadata(&file);
+            match create_sink(
+                spec,
+                metadata,
+                self.segments.iter().skip(1).map(|s| s.frame),
+            ) {
                 Ok(sink) => file.sink = Some(sink),
                 Err(e) => error = Some(e),
             }
@@ -175,6 +180,37 @@ impl ActiveTake {
         }
         self.files.files.push(file);
         (self.files.files.len() - 1, error)
+    }
+
+    /// What file `file`'s `bext` and `iXML` chunks say: the take's first segment start
+    /// (frame 0 of every file), its tempo and meter when the host gave them, the take
+    /// folder's name (no host gives a plugin its project's name), the stream's name.
+    fn file_metadata(&self, file: &TakeFile) -> FileMetadata {
+        let first = self.segments[0];
+        let known_meter = first.first.time_sig != (0, 0);
+        FileMetadata {
+            start_sample: first.start,
+            track_name: file.stem_name.clone(),
+            role: role_name(file.role).to_string(),
+            take_name: self.name.clone(),
+            take_number: take_number(&self.name),
+            timeline: Some(
+                match first.clock {
+                    Clock::Host => "host",
+                    Clock::Free => "free",
+                }
+                .to_string(),
+            ),
+            tempo_bpm: (first.first.tempo > 0.0).then_some(first.first.tempo),
+            time_signature: known_meter.then_some(first.first.time_sig),
+            start_bar_beat: bar_beat(first.first.beats, first.first.time_sig),
+            // The take folder is named after the time the take was opened: every file of
+            // the take says that time.
+            originated: self
+                .name
+                .get(..19)
+                .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H-%M-%S").ok()),
+        }
     }
 
     /// Start the next segment at file frame `frame` (every file is padded to it), at
@@ -288,7 +324,27 @@ fn timeline(clock: Clock) -> Timeline {
     }
 }
 
-fn create_sink(spec: SinkSpec, cues: impl Iterator<Item = u64>) -> Result<WavSink, WriterError> {
+/// The role as take.json spells it.
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Stem => "stem",
+        Role::Multitrack => "multitrack",
+        Role::Mix => "mix",
+    }
+}
+
+/// The number in a take folder's name (`2026-11-24 21-04-13 Take 3 (2)` is take 3).
+fn take_number(name: &str) -> Option<u32> {
+    let (_, after) = name.rsplit_once(" Take ")?;
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn create_sink(
+    spec: SinkSpec,
+    metadata: FileMetadata,
+    cues: impl Iterator<Item = u64>,
+) -> Result<WavSink, WriterError> {
     let path = spec.take_dir.join(&spec.rel_base);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| WriterError::FileFolder {
@@ -296,7 +352,7 @@ fn create_sink(spec: SinkSpec, cues: impl Iterator<Item = u64>) -> Result<WavSin
             source,
         })?;
     }
-    let mut sink = WavSink::create(spec)?;
+    let mut sink = WavSink::create_with(spec, metadata, RF64_AFTER_BYTES)?;
     for (i, frame) in cues.enumerate() {
         sink.add_cue(frame, &format!("Segment {}", i + 2));
     }

@@ -13,11 +13,13 @@
 //! stream, with no window and no plugin framework, so tests drive it headlessly
 //! (`plugin/tests/editor.rs`). [`StemTapApp`] is the thin nice-plug-egui wrapper around it.
 //! One module per section: [`banner`], [`session_panel`], [`this_instance`], [`storage`],
-//! [`streams_table`], [`takes`]; [`meters`] holds the meter ballistics. [`plugin_editor`]
+//! [`streams_table`], [`takes`]; [`meters`] holds the meter ballistics, [`delivery`] the
+//! background checks of finished takes. [`plugin_editor`]
 //! is the `Editor` the plugin hands nice-plug, and [`host_keys`] brings it the keys a host
 //! forwards instead of letting the window have them.
 
 pub mod banner;
+pub mod delivery;
 pub mod host_keys;
 pub mod meters;
 pub mod name_field;
@@ -151,11 +153,14 @@ pub struct SessionView {
     storage: storage::StorageState,
     takes: takes::TakesState,
     banner: banner::BannerState,
+    /// Background checks of finished takes, shared with the session's other windows.
+    delivery: Arc<delivery::DeliveryJobs>,
 }
 
 impl SessionView {
     pub fn new(session: Arc<Session>, this: Option<Arc<StreamHandle>>) -> Self {
         Self {
+            delivery: delivery::DeliveryJobs::for_session(&session),
             session,
             this,
             meters: MeterBank::shared(),
@@ -250,7 +255,7 @@ impl SessionView {
                     &self.meters,
                 );
                 ui.separator();
-                takes::show(ui, snap, &mut self.takes, &self.open_folder);
+                takes::show(ui, snap, &mut self.takes, &self.open_folder, &self.delivery);
             });
     }
 

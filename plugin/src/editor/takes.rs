@@ -1,8 +1,12 @@
-//! Recent takes, newest first: name, length, file count, problems, and "Open folder".
+//! Recent takes, newest first: name, length, file count, problems, the delivery check's
+//! verdict (run in the background, see [`delivery`](super::delivery)), "Check" again and
+//! "Open folder".
 
+use super::delivery::{CheckState, DeliveryJobs};
 use super::{colors, units, FolderOpener, Snapshot};
 use crate::engine::status::TakeSummary;
 use egui::{Grid, RichText, Ui};
+use stemtap_delivery::checks::Level;
 
 /// GUI-local state of the list.
 #[derive(Debug, Default)]
@@ -25,18 +29,52 @@ pub fn problems(take: &TakeSummary) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
-pub fn show(ui: &mut Ui, snap: &Snapshot, state: &mut TakesState, open_folder: &FolderOpener) {
+/// The check column: the verdict in a word, what it found on hover.
+fn check_cell(ui: &mut Ui, check: &CheckState) {
+    match check {
+        CheckState::Queued => {
+            ui.weak("waiting to check");
+        }
+        CheckState::Running { done, total } => {
+            // The window repaints on its own timer; no spinner (it would never settle).
+            let done = done.load(std::sync::atomic::Ordering::Relaxed);
+            ui.weak(format!("checking {done}/{total}"));
+        }
+        CheckState::Done { verdict, details } => {
+            let (word, colour) = match verdict {
+                Level::Ok => ("ready", colors::OK),
+                Level::Warn => ("warnings", colors::WARNING),
+                Level::Fail => ("failed", colors::ERROR),
+            };
+            ui.colored_label(colour, word).on_hover_text(format!(
+                "{details}\n\nThe take sheet (take.html) is in the take folder."
+            ));
+        }
+        CheckState::Failed(e) => {
+            ui.colored_label(colors::ERROR, "not checked")
+                .on_hover_text(e);
+        }
+    }
+}
+
+pub fn show(
+    ui: &mut Ui,
+    snap: &Snapshot,
+    state: &mut TakesState,
+    open_folder: &FolderOpener,
+    delivery: &DeliveryJobs,
+) {
     ui.heading("Recent takes");
     if snap.status.recent.is_empty() {
         ui.weak("No takes yet.");
         return;
     }
     Grid::new("recent takes")
-        .num_columns(5)
+        .num_columns(7)
         .striped(true)
         .spacing([12.0, 4.0])
         .show(ui, |ui| {
-            for title in ["Take", "Length", "Files", "Problems", ""] {
+            for title in ["Take", "Length", "Files", "Problems", "Check", "", ""] {
                 ui.label(RichText::new(title).strong());
             }
             ui.end_row();
@@ -48,6 +86,14 @@ pub fn show(ui: &mut Ui, snap: &Snapshot, state: &mut TakesState, open_folder: &
                     Some(p) => ui.colored_label(colors::ERROR, p),
                     None => ui.colored_label(colors::OK, "none"),
                 };
+                check_cell(ui, &delivery.check(&take.folder));
+                if ui
+                    .button("Check again")
+                    .on_hover_text("Check this take again: loudness, peaks, tails, the null test")
+                    .clicked()
+                {
+                    delivery.recheck(&take.folder);
+                }
                 if ui
                     .button("Open folder")
                     .on_hover_text(take.folder.display().to_string())

@@ -4,7 +4,7 @@
 use super::*;
 use crate::settings::SampleFormat;
 use crate::wav::test_support::{
-    chunk_ids, cues_read_by_bwavfile, hound_samples, riff_chunks, spec, test_signal,
+    chunk, chunk_ids, create, cues_read_by_bwavfile, hound_samples, riff_chunks, spec, test_signal,
 };
 use crate::wav::{SinkSpec, WavSink, MAX_WAV_DATA_BYTES};
 
@@ -20,7 +20,7 @@ fn stereo_file(dir: &Path, format: SampleFormat, right_last: Option<f32>) -> Pat
     if let Some(x) = right_last {
         frames[2 * FRAMES - 1] = x;
     }
-    let mut sink = WavSink::create(spec(dir, format, MAX_WAV_DATA_BYTES)).unwrap();
+    let mut sink = create(spec(dir, format, MAX_WAV_DATA_BYTES)).unwrap();
     write_with_cues(&mut sink, &frames);
     dir.join("Kick.wav")
 }
@@ -50,8 +50,13 @@ fn listing(dir: &Path) -> Vec<String> {
 
 /// The body of the `fmt ` chunk of `bytes`.
 fn fmt_body(bytes: &[u8]) -> Vec<u8> {
-    let (_, at, size) = riff_chunks(bytes)[0];
+    let (at, size) = chunk(bytes, b"fmt ");
     bytes[at..at + size].to_vec()
+}
+
+/// Everything from the data chunk's header to the end of the file.
+fn from_data_on(bytes: &[u8]) -> &[u8] {
+    &bytes[chunk(bytes, b"data").0 - 8..]
 }
 
 #[test]
@@ -77,8 +82,31 @@ fn identical_stereo_collapses_to_channel_0_and_keeps_its_cues() {
         let bytes = fs::read(&path).unwrap();
         assert_eq!(
             chunk_ids(&bytes),
-            ["fmt ", "data", "cue ", "LIST"],
+            ["JUNK", "fmt ", "bext", "iXML", "data", "cue ", "LIST"],
             "{format:?}"
+        );
+        // The metadata says mono too, read by bwavfile: a CodingHistory line for the
+        // collapse after the stereo one, and one iXML track named after the stream.
+        let mut reader = bwavfile::WaveReader::open(&path).unwrap();
+        let bext = reader.broadcast_extension().unwrap().unwrap();
+        let history: Vec<&str> = bext
+            .coding_history
+            .trim_end_matches('\0')
+            .split("\r\n")
+            .collect();
+        assert!(history[0].contains(",M=stereo,"), "{history:?}");
+        assert!(
+            history[1].contains(",M=mono,") && history[1].contains("collapse"),
+            "{history:?}"
+        );
+        assert_eq!(bext.time_reference, 48_000);
+        let mut ixml = Vec::new();
+        reader.read_ixml(&mut ixml).unwrap();
+        let ixml = String::from_utf8(ixml).unwrap();
+        assert!(ixml.contains("<TRACK_COUNT>1</TRACK_COUNT>"), "{ixml}");
+        assert!(
+            ixml.contains("<NAME>Kick</NAME>") && !ixml.contains("Kick R"),
+            "{ixml}"
         );
         assert_eq!(
             listing(dir.path()),
@@ -86,13 +114,13 @@ fn identical_stereo_collapses_to_channel_0_and_keeps_its_cues() {
             "{format:?}: a file left behind"
         );
 
-        // The header is what the sink writes for a mono file, but for the channel mask of
+        // The fmt chunk is what the sink writes for a mono file, but for the channel mask of
         // EXTENSIBLE ones: front centre (KSAUDIO_SPEAKER_MONO), where hound writes front
-        // left. For float and int24 (no dither) so is the whole file, cues and pad byte
-        // included.
+        // left. For float and int24 (no dither) so is the rest of the file from the data
+        // chunk on, cues and pad byte included.
         let mono_dir = dir.path().join("mono");
         fs::create_dir(&mono_dir).unwrap();
-        let mut sink = WavSink::create(SinkSpec {
+        let mut sink = create(SinkSpec {
             channels: 1,
             ..spec(&mono_dir, format, MAX_WAV_DATA_BYTES)
         })
@@ -100,14 +128,14 @@ fn identical_stereo_collapses_to_channel_0_and_keeps_its_cues() {
         write_with_cues(&mut sink, &test_signal(FRAMES, 21));
         let mut mono = fs::read(mono_dir.join("Kick.wav")).unwrap();
         if format != SampleFormat::Int16 {
-            let (_, fmt_at, _) = riff_chunks(&mono)[0];
+            let (fmt_at, _) = chunk(&mono, b"fmt ");
             assert_eq!(mono[fmt_at + 20..fmt_at + 24], 1u32.to_le_bytes());
             mono[fmt_at + 20..fmt_at + 24].copy_from_slice(&4u32.to_le_bytes());
         }
         assert_eq!(fmt_body(&bytes), fmt_body(&mono), "{format:?}: fmt");
         if format != SampleFormat::Int16 {
             assert!(
-                bytes == mono,
+                from_data_on(&bytes) == from_data_on(&mono),
                 "{format:?}: differs from the sink's mono file"
             );
         }
@@ -146,9 +174,9 @@ fn cancel_leaves_the_original_and_no_temporary_file() {
 fn chunks_before_and_after_the_data_survive_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let path = stereo_file(dir.path(), SampleFormat::Int24, None);
-    // Put an odd-sized chunk (as a bext or iXML would be) between fmt and data.
+    // Put an odd-sized chunk (another writer's iXML) right before the data.
     let bytes = fs::read(&path).unwrap();
-    let (_, data_at, _) = riff_chunks(&bytes)[1];
+    let (data_at, _) = chunk(&bytes, b"data");
     let extra = b"iXML\x05\x00\x00\x00<x/>!\x00";
     let mut with = bytes[..data_at - 8].to_vec();
     with.extend(extra);
@@ -161,15 +189,20 @@ fn chunks_before_and_after_the_data_survive_in_order() {
     assert_eq!(outcome, CollapseOutcome::Collapsed);
     let after = fs::read(&path).unwrap();
     let chunks = riff_chunks(&after);
-    assert_eq!(chunk_ids(&after), ["fmt ", "iXML", "data", "cue ", "LIST"]);
-    let (_, at, size) = chunks[1];
+    assert_eq!(
+        chunk_ids(&after),
+        ["JUNK", "fmt ", "bext", "iXML", "iXML", "data", "cue ", "LIST"]
+    );
+    // The JUNK and the foreign iXML are copied as they were.
+    assert_eq!(after[12..48], with[12..48]);
+    let (_, at, size) = chunks[4];
     assert_eq!(&after[at - 8..at + size + 1], extra);
     // The data (3 bytes a frame, odd count) is followed by its pad byte.
-    let (_, at, size) = chunks[2];
+    let (_, at, size) = chunks[5];
     assert_eq!((size, after[at + size]), (3 * FRAMES, 0));
     // Everything after the data chunk is the input's, byte for byte.
-    let (_, in_cue_at, _) = riff_chunks(&with)[3];
-    assert_eq!(after[chunks[3].1 - 8..], with[in_cue_at - 8..]);
+    let (_, in_cue_at, _) = riff_chunks(&with)[6];
+    assert_eq!(after[chunks[6].1 - 8..], with[in_cue_at - 8..]);
     assert_eq!(cues_read_by_bwavfile(&path).len(), 2);
 }
 
@@ -178,7 +211,7 @@ fn an_extensible_file_without_a_channel_mask_keeps_none() {
     let dir = tempfile::tempdir().unwrap();
     let path = stereo_file(dir.path(), SampleFormat::Float32, None);
     let mut bytes = fs::read(&path).unwrap();
-    let (_, fmt_at, _) = riff_chunks(&bytes)[0];
+    let (fmt_at, _) = chunk(&bytes, b"fmt ");
     assert_eq!(bytes[fmt_at + 20..fmt_at + 24], 3u32.to_le_bytes());
     bytes[fmt_at + 20..fmt_at + 24].copy_from_slice(&0u32.to_le_bytes());
     fs::write(&path, &bytes).unwrap();
@@ -197,7 +230,7 @@ fn an_extensible_file_without_a_channel_mask_keeps_none() {
 fn files_that_are_not_stereo_are_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     for channels in [1u16, 3] {
-        let mut sink = WavSink::create(SinkSpec {
+        let mut sink = create(SinkSpec {
             channels,
             rel_base: format!("{channels} channels"),
             ..spec(dir.path(), SampleFormat::Int16, MAX_WAV_DATA_BYTES)
