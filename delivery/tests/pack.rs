@@ -246,6 +246,25 @@ fn wavs(entries: &[(String, Vec<u8>)]) -> Vec<(String, Wav)> {
         .collect()
 }
 
+/// The `bext` chunk's TimeReference (samples since midnight, here: the timeline position).
+fn time_reference(wav: &[u8]) -> Option<u64> {
+    let mut at = 12;
+    while at + 8 <= wav.len() {
+        let id = &wav[at..at + 4];
+        let size = u32::from_le_bytes(wav[at + 4..at + 8].try_into().unwrap()) as usize;
+        if id == b"bext" {
+            // Description 256, Originator 32, OriginatorReference 32, date 10, time 8.
+            let body = &wav[at + 8..];
+            return Some(u64::from_le_bytes(body[338..346].try_into().unwrap()));
+        }
+        if id == b"data" {
+            return None;
+        }
+        at += 8 + size + size % 2;
+    }
+    None
+}
+
 fn names(entries: &[(String, Vec<u8>)]) -> BTreeSet<String> {
     entries.iter().map(|(n, _)| n.clone()).collect()
 }
@@ -516,6 +535,10 @@ fn the_reaper_project_places_every_file_at_the_take_start_with_its_markers() {
             rpp.contains(&format!("FILE \"{name}\"")),
             "{name} not in {rpp}"
         );
+    }
+    // Broadcast-WAV time stamps kept: every file's TimeReference is the take's position.
+    for (name, bytes) in entries.iter().filter(|(n, _)| n.ends_with(".wav")) {
+        assert_eq!(time_reference(bytes), Some(600_000), "{name}");
     }
     let lof = doc(&entries, ".lof");
     for name in &audio {

@@ -212,6 +212,7 @@ pub(super) fn derive(
             out_ch as u16,
             rate,
             take,
+            p.kind.label().0,
             p.kind.id(),
         )?);
     }

@@ -1,24 +1,59 @@
 //! One file of the take into the pack's format: streamed in blocks from [`WavBlocks`] into
 //! the engine's [`WavSink`], so a packed file gets the same conversions (24-bit rounding,
-//! TPDF-dithered 16-bit), the same header and the take's markers as cue points, exactly as
-//! if StemTap had recorded it in that format.
+//! TPDF-dithered 16-bit), the same Broadcast-WAV header (`bext` TimeReference = the take's
+//! position on the timeline, `iXML` names, tempo and meter, RF64 past 4 GiB) and the take's
+//! markers as cue points, exactly as if StemTap had recorded it in that format.
 
 use super::{PackError, PackedFile, Staging};
 use crate::read::WavBlocks;
 use crate::take::Take;
 use std::sync::atomic::{AtomicU64, Ordering};
 use stemtap_engine::manifest::FileEntry;
-use stemtap_engine::wav::{SinkSpec, WavSink, MAX_WAV_DATA_BYTES};
+use stemtap_engine::wav::{FileMetadata, SinkSpec, WavSink, MAX_WAV_DATA_BYTES, RF64_AFTER_BYTES};
+
+/// The number in a take folder's name (`... Take 3`), as the engine's writer reads it.
+fn take_number(name: &str) -> Option<u32> {
+    let (_, after) = name.rsplit_once(" Take ")?;
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// The Broadcast-WAV metadata of a packed file: the source take's, as StemTap's writer
+/// gives it to the take's own files (the same position, names, tempo, meter and date), so
+/// a packed file lands where the original would ("BWF timestamps kept").
+pub(super) fn metadata(take: &Take, track_name: &str, role: &str) -> FileMetadata {
+    let m = &take.manifest;
+    let first = m.segments.first();
+    let name = take.name();
+    FileMetadata {
+        start_sample: first.map_or(m.start_sample, |s| s.start_sample),
+        track_name: track_name.to_string(),
+        role: role.to_string(),
+        take_number: take_number(&name),
+        timeline: serde_json::to_value(first.map_or(m.timeline, |s| s.timeline))
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string)),
+        tempo_bpm: m.tempo_bpm,
+        time_signature: m.time_signature.map(|[n, d]| (n, d)),
+        start_bar_beat: m.start_bar_beat.clone(),
+        // The take folder is named after the time the take was opened.
+        originated: name
+            .get(..19)
+            .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H-%M-%S").ok()),
+        take_name: name,
+    }
+}
 
 /// A sink writing `name` (`... .wav`) into the staging folder in the pack's format, with
-/// the take's segment markers as cue points. `role` goes into the file's metadata.
+/// the take's metadata (`track_name`, `role`) and its segment markers as cue points.
 pub(super) fn sink_for(
     staging: &Staging,
     name: &str,
     channels: u16,
     sample_rate: u32,
     take: &Take,
-    _role: &str,
+    track_name: &str,
+    role: &str,
 ) -> Result<WavSink, PackError> {
     let rel_base = name.strip_suffix(".wav").unwrap_or(name).to_string();
     let spec = SinkSpec {
@@ -29,7 +64,8 @@ pub(super) fn sink_for(
         format: staging.format,
         max_data_bytes: MAX_WAV_DATA_BYTES,
     };
-    let mut sink = WavSink::create(spec).map_err(|e| PackError::Wav(e.to_string()))?;
+    let mut sink = WavSink::create_with(spec, metadata(take, track_name, role), RF64_AFTER_BYTES)
+        .map_err(|e| PackError::Wav(e.to_string()))?;
     // The same labels StemTap's writer gives them, so a packed file's markers read like
     // the original's.
     for (i, seg) in take.manifest.segments.iter().enumerate().skip(1) {
@@ -58,6 +94,7 @@ pub(super) fn transcode(
         f.channels,
         f.sample_rate,
         take,
+        &entry.stem_name,
         role_id(entry),
     )?;
     while let Some(block) = reader.next_block()? {
