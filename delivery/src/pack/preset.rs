@@ -321,6 +321,22 @@ mod tests {
     }
 
     #[test]
+    fn the_file_is_found_in_the_take_folder_then_its_parent() {
+        let dir = tempfile::tempdir().unwrap();
+        let take = dir.path().join("Take 1");
+        std::fs::create_dir_all(&take).unwrap();
+        assert_eq!(PackConfig::find(&take), None);
+        std::fs::write(dir.path().join(CONFIG_FILE), "").unwrap();
+        assert_eq!(PackConfig::find(&take), Some(dir.path().join(CONFIG_FILE)));
+        std::fs::write(take.join(CONFIG_FILE), "").unwrap();
+        assert_eq!(PackConfig::find(&take), Some(take.join(CONFIG_FILE)));
+        assert_eq!(
+            PackConfig::load(&take.join(CONFIG_FILE)).unwrap(),
+            PackConfig::default()
+        );
+    }
+
+    #[test]
     fn a_typo_in_the_file_is_an_error_that_names_it() {
         let err = PackConfig::parse("[mastering]\nformt = \"int16\"\n", Path::new("p.toml"))
             .unwrap_err()
