@@ -54,7 +54,8 @@ pub struct PackArgs {
     /// File names: simple (`Project - Drums.wav`) or pe-wing (`AB_Title_MX01_Drums_48k24.wav`)
     #[arg(long, value_enum)]
     naming: Option<NamingArg>,
-    /// Project name in the zip's and files' names (default: the take folder's name)
+    /// Project name in the zip's and files' names (default: --title, else the take
+    /// folder's name)
     #[arg(long)]
     project: Option<String>,
     /// Artist, for the P&E Wing initials

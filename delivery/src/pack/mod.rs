@@ -208,7 +208,14 @@ pub fn pack_checked(
         ));
     }
     let m = &take.manifest;
-    let project = naming::sanitize(settings.project.as_deref().unwrap_or(&take.name()));
+    // The project name: given, else the song title, else the take folder's name.
+    let project = naming::sanitize(
+        settings
+            .project
+            .as_deref()
+            .or(settings.title.as_deref())
+            .unwrap_or(&take.name()),
+    );
     let tempo = match (preset.tempo_in_names, m.tempo_bpm) {
         (true, None) => {
             warnings

@@ -178,7 +178,8 @@ impl Preset {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PackSettings {
-    /// The project name in file and zip names; default: the take folder's name.
+    /// The project name in file and zip names; default: the title, else the take
+    /// folder's name.
     pub project: Option<String>,
     /// The artist, for the P&E Wing initials; default: none (`XX`).
     pub artist: Option<String>,
