@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 mod check;
 mod demo;
+mod pack;
 mod synth;
 
 #[derive(Parser)]
@@ -22,6 +23,11 @@ enum Command {
     /// and write its take sheet (take.html). Exit 0: ready (warnings allowed), 1: a check
     /// failed, 2: usage or read error.
     Check(check::CheckArgs),
+    /// Make a take ready for one recipient (mix engineer, mastering, remixer, vocalist):
+    /// the files they need in the delivery format, alternate passes, a track sheet, a
+    /// REAPER project, all in one zip. Runs the check first. Exit 0: packed, 1: the check
+    /// failed (use --force), 2: usage, config or read/write error.
+    Pack(pack::PackArgs),
     /// Host the plugin on 8 tracks, play a 20 s arrangement, record part of it, summarise.
     Demo(demo::DemoArgs),
 }
@@ -29,6 +35,7 @@ enum Command {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Check(args) => check::run(args),
+        Command::Pack(args) => pack::run(args),
         Command::Demo(args) => demo::run(args).map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|e| {

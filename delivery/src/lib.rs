@@ -7,11 +7,13 @@
 //! [`take`] opens a take folder; [`read`] streams a WAV file in blocks of float frames;
 //! [`analysis`] measures one file in one pass (peaks, loudness, DC, tails...); [`null_test`]
 //! sums the stems against the mix; [`checks`] turns the measurements into verdicts;
-//! [`report`] prints them; [`sheet`] writes the take sheet (`take.html`).
+//! [`report`] prints them; [`sheet`] writes the take sheet (`take.html`); [`pack`] makes a
+//! take ready for one recipient as one zip (`stemtap pack`).
 
 pub mod analysis;
 pub mod checks;
 pub mod null_test;
+pub mod pack;
 pub mod read;
 pub mod report;
 pub mod sheet;
