@@ -1,7 +1,7 @@
 //! End to end through the `stemtap` command: the demo hosts the real built plugin and
 //! records a take; `stemtap check` measures it, writes its take sheet and says it can be
 //! sent; every file carries the take's start as its BWF TimeReference (read back with
-//! bwavfile, a reader that is not ours).
+//! bwavfile, a reader that is not ours); `stemtap pack` makes the mastering engineer's zip.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -82,6 +82,35 @@ fn the_demo_take_checks_as_sendable_and_lands_in_place() {
         let frames = reader.frame_length().unwrap();
         assert_eq!(frames, manifest["length_frames"].as_u64().unwrap());
     }
+
+    // Packed for a mastering engineer: stems and mix, 24-bit, in one zip next to the take.
+    let out_dir = tempfile::tempdir().unwrap();
+    let pack = stemtap(&[
+        "pack",
+        take_arg,
+        "--for",
+        "mastering",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(
+        pack.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&pack.stderr)
+    );
+    let packed: serde_json::Value =
+        serde_json::from_slice(&pack.stdout).expect("one JSON document");
+    let zip = PathBuf::from(packed["zip_path"].as_str().unwrap());
+    assert!(zip.is_file() && zip.starts_with(out_dir.path()), "{zip:?}");
+    let names: Vec<&str> = packed["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(names.len(), 3, "two stems and the mix: {names:?}");
 
     // Usage and read errors are exit status 2.
     assert_eq!(
