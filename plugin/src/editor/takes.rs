@@ -29,8 +29,19 @@ pub fn problems(take: &TakeSummary) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+/// Width of the check column, in points: wide enough for every state, so the grid does not
+/// relay itself each time a check moves on.
+const CHECK_COLUMN_WIDTH: f32 = 110.0;
+
 /// The check column: the verdict in a word, what it found on hover.
 fn check_cell(ui: &mut Ui, check: &CheckState) {
+    ui.horizontal(|ui| {
+        ui.set_min_width(CHECK_COLUMN_WIDTH);
+        check_state(ui, check);
+    });
+}
+
+fn check_state(ui: &mut Ui, check: &CheckState) {
     match check {
         CheckState::Queued => {
             ui.weak("waiting to check");
