@@ -36,6 +36,9 @@ pub struct StemTap {
     seen_state_loads: u32,
     /// Offline bounce: waiting for the writer is allowed instead of dropping.
     offline: bool,
+    /// The session's background checks and packs: held by the instances, not the windows,
+    /// so closing a window never waits for them (the last instance to go does).
+    _delivery: Arc<editor::delivery::DeliveryJobs>,
 }
 
 impl Default for StemTap {
@@ -44,7 +47,9 @@ impl Default for StemTap {
         let stream_settings = Arc::new(RwLock::new(StreamSettings::default()));
         let params = Arc::new(StemTapParams::new(stream_settings.clone(), session.clone()));
         let stream = Arc::new(session.register(stream_settings));
+        let delivery = editor::delivery::DeliveryJobs::for_session(&session);
         Self {
+            _delivery: delivery,
             params,
             stream,
             capture: None,

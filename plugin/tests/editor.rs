@@ -626,6 +626,22 @@ fn recent_takes_are_listed_and_open_in_the_file_manager() {
     run_until(&mut h, "the verdict again", |h| {
         h.query_by_label("warnings").is_some()
     });
+
+    // Packed for a mastering engineer, in the background: a zip beside the take folder.
+    h.get_by_label("Pack for...").click();
+    h.run();
+    h.get_by_label("Mastering").click();
+    run_until(&mut h, "the pack", |h| {
+        h.query_by_label("packed for Mastering").is_some()
+            || h.query_by_label("Mastering pack failed").is_some()
+    });
+    h.get_by_label("packed for Mastering");
+    let zips: Vec<_> = std::fs::read_dir(f.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "zip"))
+        .collect();
+    assert_eq!(zips.len(), 1, "{zips:?}");
     drop(capture);
 }
 

@@ -1,12 +1,15 @@
-//! Checking finished takes for the window, in the background: each take in Recent takes is
-//! checked once (loudness, peaks, tails, the null test: `stemtap check`), its take sheet
-//! written into its folder, and its verdict shown. Never on the audio thread, never on the
-//! GUI thread: one worker thread, started when there is work and gone when there is none,
-//! measuring on one core so the recording (and the DAW) keep the other.
+//! Checking and packing finished takes for the window, in the background: each take in
+//! Recent takes is checked once (loudness, peaks, tails, the null test: `stemtap check`),
+//! its take sheet written into its folder, and its verdict shown; "Pack for..." makes a
+//! recipient's zip next to the take (`stemtap pack`). Never on the audio thread, never on
+//! the GUI thread: one worker thread, started when there is work and gone when there is
+//! none, working on one core so the recording (and the DAW) keep the other.
 //!
-//! Problems reach the banner like any other. Shared by every window of a session (so forty
-//! instances do not check a take forty times); cancelled and joined when the last window
-//! goes, so nothing of the plugin runs after the host may unload it.
+//! Problems reach the banner like any other. Shared by every window and instance of a
+//! session (so forty instances do not check a take forty times), and held by the plugin
+//! instances, not the windows: closing a window never waits for a job. When the last
+//! instance goes, a running check is cancelled (a pack, which cannot be, is waited for),
+//! so nothing of the plugin runs after the host may unload it.
 
 use crate::engine::{Session, StreamId};
 use parking_lot::Mutex;
@@ -16,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use stemtap_delivery::checks::{check_take_with, Level};
+use stemtap_delivery::pack::{pack, PackConfig, PackOptions, PackProgress, Recipient};
 use stemtap_delivery::{sheet, Take};
 
 /// Name of the take sheet in the take folder (as `stemtap check` writes it).
@@ -38,10 +42,28 @@ pub enum CheckState {
     Failed(String),
 }
 
+/// Where a pack is.
+#[derive(Debug, Clone)]
+pub enum PackState {
+    Queued,
+    /// Percent of the audio converted and stored so far.
+    Running(Arc<AtomicUsize>),
+    Done(PathBuf),
+    Failed(String),
+}
+
+/// One piece of background work.
+#[derive(Debug, Clone, PartialEq)]
+enum Job {
+    Check(PathBuf),
+    Pack(PathBuf, Recipient),
+}
+
 #[derive(Default)]
 struct Jobs {
     states: HashMap<PathBuf, CheckState>,
-    queue: VecDeque<PathBuf>,
+    packs: HashMap<PathBuf, (Recipient, PackState)>,
+    queue: VecDeque<Job>,
     worker: Option<JoinHandle<()>>,
 }
 
@@ -84,9 +106,30 @@ impl DeliveryJobs {
             return state.clone();
         }
         jobs.states.insert(folder.to_path_buf(), CheckState::Queued);
-        jobs.queue.push_back(folder.to_path_buf());
+        jobs.queue.push_back(Job::Check(folder.to_path_buf()));
         self.start_worker(&mut jobs);
         CheckState::Queued
+    }
+
+    /// Pack the take in `folder` for `recipient` (a zip next to the take folder).
+    pub fn pack(&self, folder: &Path, recipient: Recipient) {
+        let mut jobs = self.jobs.lock();
+        if matches!(
+            jobs.packs.get(folder),
+            Some((_, PackState::Queued | PackState::Running(_)))
+        ) {
+            return;
+        }
+        jobs.packs
+            .insert(folder.to_path_buf(), (recipient, PackState::Queued));
+        jobs.queue
+            .push_back(Job::Pack(folder.to_path_buf(), recipient));
+        self.start_worker(&mut jobs);
+    }
+
+    /// The last pack asked for the take in `folder`, if any.
+    pub fn pack_state(&self, folder: &Path) -> Option<(Recipient, PackState)> {
+        self.jobs.lock().packs.get(folder).cloned()
     }
 
     /// Check the take in `folder` again (its files may have changed).
@@ -113,16 +156,22 @@ impl DeliveryJobs {
         let (shared, cancel, session) =
             (self.jobs.clone(), self.cancel.clone(), self.session.clone());
         let spawned = std::thread::Builder::new()
-            .name("stemtap-check".into())
+            .name("stemtap-delivery".into())
             .spawn(move || work(&shared, &cancel, &session));
         match spawned {
             Ok(handle) => jobs.worker = Some(handle),
             Err(e) => {
-                for folder in jobs.queue.drain(..) {
-                    jobs.states.insert(
-                        folder,
-                        CheckState::Failed(format!("cannot start a thread: {e}")),
-                    );
+                let why = format!("cannot start a thread: {e}");
+                for job in jobs.queue.drain(..).collect::<Vec<_>>() {
+                    match job {
+                        Job::Check(folder) => {
+                            jobs.states.insert(folder, CheckState::Failed(why.clone()));
+                        }
+                        Job::Pack(folder, r) => {
+                            jobs.packs
+                                .insert(folder, (r, PackState::Failed(why.clone())));
+                        }
+                    }
                 }
             }
         }
@@ -139,30 +188,85 @@ impl Drop for DeliveryJobs {
     }
 }
 
-/// The worker: checks queued takes one after the other until none is left.
+/// The worker: runs queued jobs one after the other until none is left.
 fn work(jobs: &Mutex<Jobs>, cancel: &AtomicBool, session: &Session) {
-    // One core for the checks: the recording and the DAW keep the other.
+    // One core for the work: the recording and the DAW keep the other.
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
     loop {
-        let Some(folder) = jobs.lock().queue.pop_front() else {
+        let Some(job) = jobs.lock().queue.pop_front() else {
             return;
         };
-        let done = Arc::new(AtomicUsize::new(0));
-        let run = || check_folder(&folder, cancel, jobs, &done);
-        let state = match &pool {
+        let run = || match &job {
+            Job::Check(folder) => {
+                let done = Arc::new(AtomicUsize::new(0));
+                check_folder(folder, cancel, jobs, &done).map(|state| {
+                    if let CheckState::Failed(message) = &state {
+                        session.report_error(
+                            None::<StreamId>,
+                            format!("Checking {}: {message}", folder.display()),
+                        );
+                    }
+                    jobs.lock().states.insert(folder.clone(), state);
+                })
+            }
+            Job::Pack(folder, recipient) => {
+                let state = pack_folder(folder, *recipient, jobs);
+                if let PackState::Failed(message) = &state {
+                    session.report_error(
+                        None::<StreamId>,
+                        format!(
+                            "Packing {} for {}: {message}",
+                            folder.display(),
+                            recipient.label()
+                        ),
+                    );
+                }
+                jobs.lock()
+                    .packs
+                    .insert(folder.clone(), (*recipient, state));
+                Some(())
+            }
+        };
+        let finished = match &pool {
             Ok(pool) => pool.install(run),
             Err(_) => run(),
         };
-        let Some(state) = state else {
-            return; // cancelled: the window is gone
-        };
-        if let CheckState::Failed(message) = &state {
-            session.report_error(
-                None::<StreamId>,
-                format!("Checking {}: {message}", folder.display()),
-            );
+        if finished.is_none() {
+            return; // cancelled: the last instance is gone
         }
-        jobs.lock().states.insert(folder, state);
+    }
+}
+
+/// Pack one take for `recipient`, with its config file if it has one.
+fn pack_folder(folder: &Path, recipient: Recipient, jobs: &Mutex<Jobs>) -> PackState {
+    let take = match Take::open(folder) {
+        Ok(take) => take,
+        Err(e) => return PackState::Failed(e.to_string()),
+    };
+    let mut options = PackOptions::new(recipient);
+    if let Some(path) = PackConfig::find(folder) {
+        match PackConfig::load(&path) {
+            Ok(config) => options.config = config,
+            Err(e) => return PackState::Failed(e.to_string()),
+        }
+    }
+    let percent = Arc::new(AtomicUsize::new(0));
+    jobs.lock().packs.insert(
+        folder.to_path_buf(),
+        (recipient, PackState::Running(percent.clone())),
+    );
+    let progress = |p: PackProgress| {
+        // Converting is the first half of the work, storing in the zip the second.
+        let at = match p {
+            PackProgress::Checking => 0,
+            PackProgress::Writing { done, total } => 50 * done / total.max(1),
+            PackProgress::Zipping { done, total } => 50 + 50 * done / total.max(1),
+        };
+        percent.store(at as usize, Ordering::Relaxed);
+    };
+    match pack(&take, &options, &progress) {
+        Ok(result) => PackState::Done(result.zip_path),
+        Err(e) => PackState::Failed(e.to_string()),
     }
 }
 

@@ -1,12 +1,14 @@
 //! Recent takes, newest first: name, length, file count, problems, the delivery check's
-//! verdict (run in the background, see [`delivery`](super::delivery)), "Check" again and
-//! "Open folder".
+//! verdict (run in the background, see [`delivery`](super::delivery)), "Check again",
+//! "Open folder" and "Pack for..." a recipient.
 
-use super::delivery::{CheckState, DeliveryJobs};
+use super::delivery::{CheckState, DeliveryJobs, PackState};
 use super::{colors, units, FolderOpener, Snapshot};
 use crate::engine::status::TakeSummary;
 use egui::{Grid, RichText, Ui};
+use std::path::Path;
 use stemtap_delivery::checks::Level;
+use stemtap_delivery::pack::Recipient;
 
 /// GUI-local state of the list.
 #[derive(Debug, Default)]
@@ -68,6 +70,46 @@ fn check_state(ui: &mut Ui, check: &CheckState) {
     }
 }
 
+/// "Pack for..." and how the last pack of this take went.
+fn pack_cell(ui: &mut Ui, folder: &Path, delivery: &DeliveryJobs) {
+    ui.horizontal(|ui| {
+        ui.menu_button("Pack for...", |ui| {
+            for recipient in Recipient::ALL {
+                let hover = match recipient {
+                    Recipient::MixEngineer => "Every multitrack and the mix as a reference, 24-bit",
+                    Recipient::Mastering => "The stems and the mix, 24-bit",
+                    Recipient::Remixer => "The stems and the mix, tempo in the names",
+                    Recipient::Vocalist => "The stems, the mix and an instrumental",
+                };
+                if ui.button(recipient.label()).on_hover_text(hover).clicked() {
+                    delivery.pack(folder, recipient);
+                    ui.close();
+                }
+            }
+        })
+        .response
+        .on_hover_text("Check the take, then make a zip for this person next to the take folder");
+        match delivery.pack_state(folder) {
+            None => {}
+            Some((_, PackState::Queued)) => {
+                ui.weak("waiting");
+            }
+            Some((_, PackState::Running(percent))) => {
+                let at = percent.load(std::sync::atomic::Ordering::Relaxed);
+                ui.weak(format!("packing {at}%"));
+            }
+            Some((r, PackState::Done(zip))) => {
+                ui.colored_label(colors::OK, format!("packed for {}", r.label()))
+                    .on_hover_text(zip.display().to_string());
+            }
+            Some((r, PackState::Failed(e))) => {
+                ui.colored_label(colors::ERROR, format!("{} pack failed", r.label()))
+                    .on_hover_text(e);
+            }
+        }
+    });
+}
+
 pub fn show(
     ui: &mut Ui,
     snap: &Snapshot,
@@ -81,11 +123,11 @@ pub fn show(
         return;
     }
     Grid::new("recent takes")
-        .num_columns(7)
+        .num_columns(8)
         .striped(true)
         .spacing([12.0, 4.0])
         .show(ui, |ui| {
-            for title in ["Take", "Length", "Files", "Problems", "Check", "", ""] {
+            for title in ["Take", "Length", "Files", "Problems", "Check", "", "", ""] {
                 ui.label(RichText::new(title).strong());
             }
             ui.end_row();
@@ -114,6 +156,7 @@ pub fn show(
                         .err()
                         .map(|e| (take.name.clone(), e));
                 }
+                pack_cell(ui, &take.folder, delivery);
                 ui.end_row();
             }
         });
