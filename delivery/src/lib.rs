@@ -7,12 +7,14 @@
 //! [`take`] opens a take folder; [`read`] streams a WAV file in blocks of float frames;
 //! [`analysis`] measures one file in one pass (peaks, loudness, DC, tails...); [`null_test`]
 //! sums the stems against the mix; [`checks`] turns the measurements into verdicts;
-//! [`report`] prints them; [`sheet`] writes the take sheet (`take.html`).
+//! [`report`] prints them; [`sheet`] writes the take sheet (`take.html`); [`repair`] makes a
+//! take a crash left incomplete whole again.
 
 pub mod analysis;
 pub mod checks;
 pub mod null_test;
 pub mod read;
+pub mod repair;
 pub mod report;
 pub mod sheet;
 pub mod take;
