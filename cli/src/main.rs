@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 mod check;
 mod demo;
+mod repair;
 mod synth;
 
 #[derive(Parser)]
@@ -24,12 +25,19 @@ enum Command {
     Check(check::CheckArgs),
     /// Host the plugin on 8 tracks, play a 20 s arrangement, record part of it, summarise.
     Demo(demo::DemoArgs),
+    /// Make takes a crash left incomplete whole: recover every frame that reached the disk,
+    /// bring all files of a take to one length, write take.json as complete and recovered.
+    /// PATH is a take folder, or an output root (listed; repaired with --all). Never touches
+    /// a take a running StemTap is recording. Exit 0: done, 1: a take could not be
+    /// repaired, 2: usage or read error.
+    Repair(repair::RepairArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Check(args) => check::run(args),
         Command::Demo(args) => demo::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Repair(args) => repair::run(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("stemtap: {e:#}");
