@@ -155,7 +155,15 @@ pub fn repair_take(dir: &Path) -> Result<RepairReport, RepairError> {
 }
 
 fn run(dir: &Path, apply: bool) -> Result<RepairReport, RepairError> {
-    let take = Take::open(dir)?;
+    // The lock first: a live take may not have its take.json yet.
+    let live = lock_state(dir);
+    let take = match Take::open(dir) {
+        Ok(take) => take,
+        Err(e) => {
+            refuse_if_live(dir, &live)?;
+            return Err(e.into());
+        }
+    };
     if take.manifest.complete {
         return Ok(RepairReport {
             dir: dir.to_path_buf(),
@@ -163,25 +171,7 @@ fn run(dir: &Path, apply: bool) -> Result<RepairReport, RepairError> {
             recovery: None,
         });
     }
-    match lock_state(dir) {
-        LockState::Live { holder } => {
-            return Err(RepairError::Live {
-                dir: dir.to_path_buf(),
-                holder: if holder.is_empty() {
-                    "see its lock file".into()
-                } else {
-                    holder
-                },
-            })
-        }
-        LockState::Unknown { error, .. } => {
-            return Err(RepairError::LockUnknown {
-                dir: dir.to_path_buf(),
-                error,
-            })
-        }
-        LockState::Absent | LockState::Stale { .. } => {}
-    }
+    refuse_if_live(dir, &live)?;
     let mut streams = scan_streams(&take)?;
     if streams.is_empty() {
         return Err(RepairError::NothingToRecover(dir.to_path_buf()));
@@ -237,6 +227,25 @@ fn run(dir: &Path, apply: bool) -> Result<RepairReport, RepairError> {
         action: Action::Repaired,
         recovery: Some(recovery),
     })
+}
+
+/// The error for a take a live process (maybe) holds.
+fn refuse_if_live(dir: &Path, live: &LockState) -> Result<(), RepairError> {
+    match live {
+        LockState::Live { holder } => Err(RepairError::Live {
+            dir: dir.to_path_buf(),
+            holder: if holder.is_empty() {
+                "see its lock file".into()
+            } else {
+                holder.clone()
+            },
+        }),
+        LockState::Unknown { error, .. } => Err(RepairError::LockUnknown {
+            dir: dir.to_path_buf(),
+            error: error.clone(),
+        }),
+        LockState::Absent | LockState::Stale { .. } => Ok(()),
+    }
 }
 
 /// Every stream of the take, listed or found on disk, with its parts scanned. A listed
