@@ -16,6 +16,8 @@ use stemtap_host::{
 
 pub use stemtap_host;
 
+pub mod kill;
+
 pub const RATE: u32 = 48_000;
 pub const BLOCK: u32 = 512;
 /// Impulses sit on every track at input positions that are multiples of this.
