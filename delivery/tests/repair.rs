@@ -474,6 +474,10 @@ fn a_stale_lock_file_does_not_stop_a_repair() {
     .unwrap();
     assert!(find::find_takes(crashes.path()).unwrap()[0].needs_repair());
     assert_eq!(repair::repair_take(&dir).unwrap().action, Action::Repaired);
+    assert!(
+        !dir.join(stemtap_engine::take_lock::LOCK_FILE).exists(),
+        "the stale lock file goes once the take is complete"
+    );
 }
 
 #[test]

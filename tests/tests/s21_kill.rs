@@ -13,7 +13,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use stemtap_delivery::repair::{self, Action, RepairError};
-use stemtap_e2e::kill::{kill_specs, KillHost, ARMED, DISARMED};
+use stemtap_delivery::TakeError;
+use stemtap_e2e::kill::{kill_specs, KillHost, ARMED};
 use stemtap_e2e::{signal, RATE};
 use stemtap_engine::take_lock::{lock_state, LockState};
 
@@ -36,7 +37,8 @@ enum When {
     Checkpoint,
     /// Anywhere in the recording.
     Middle,
-    /// 0..120 ms after the disarm: before, during or after the take is finished.
+    /// From 4 cycles before the disarm to 12 ms after it: before, during or after the take
+    /// is finished.
     Finishing,
 }
 
@@ -93,6 +95,19 @@ fn killed_hosts_leave_readable_takes_that_repair_makes_whole() -> Result<()> {
         line("last repaired trial", last);
     }
     let worst = |f: fn(&Loss) -> u64| losses.iter().map(|(_, _, l)| l.fed - f(l).min(l.fed)).max();
+    for when in [When::Start, When::Checkpoint, When::Middle, When::Finishing] {
+        let of = |r: bool| {
+            losses
+                .iter()
+                .filter(|(_, w, l)| *w == when && l.repaired == r)
+                .count()
+        };
+        eprintln!(
+            "s21_kill: {when:?}: {} take(s) repaired, {} already complete when killed",
+            of(true),
+            of(false)
+        );
+    }
     eprintln!(
         "s21_kill: worst loss over {} takes: before repair {:.3} s, after {:.3} s",
         losses.len(),
@@ -123,8 +138,18 @@ fn one_trial(
     let mut host = KillHost::spawn(exe, plugin, root, cycles, SPEED)?;
     host.wait_for(ARMED, Duration::from_secs(60))?;
     let host = if when == When::Finishing {
-        host.wait_for(DISARMED, Duration::from_secs(30))?;
-        std::thread::sleep(Duration::from_millis(rng.u64(0..120)));
+        // The take ends within a writer poll of the disarm: kill from a few cycles before
+        // the disarm to a few milliseconds after it.
+        let start = host.armed.context("no ARMED line")?;
+        let before = rng.u64(0..4) as i64;
+        let kill_at = start + (cycles as i64 - before) * i64::from(stemtap_e2e::BLOCK);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while host.fed_end.is_none_or(|f| f < kill_at) && host.disarmed.is_none() {
+            ensure!(Instant::now() < deadline, "the host stopped feeding");
+            host.poll();
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        std::thread::sleep(Duration::from_micros(rng.u64(0..12_000)));
         host.kill()?
     } else {
         let opened = wait_for_take_folder(root, Duration::from_secs(20))?;
@@ -139,6 +164,9 @@ fn one_trial(
         if let Some(dir) = take_folders(root)?.first() {
             match repair::plan_repair(dir) {
                 Err(RepairError::Live { .. }) => {}
+                // The folder is made a moment before its lock, and take.json after it: a
+                // folder seen in between has no take.json, so nothing can be repaired.
+                Err(RepairError::Take(TakeError::NoManifest(_))) => {}
                 other => anyhow::bail!("a live take was not refused: {other:?}"),
             }
         }
@@ -162,11 +190,18 @@ fn one_trial(
         );
         if !dir.join("take.json").is_file() {
             // Killed between creating the folder and writing take.json: only headers.
+            // A file may even be cut inside its header (killed between creating it and
+            // writing its header): no audio in either case.
             for f in wav_files(&dir)? {
-                let r = hound::WavReader::open(dir.join(&f))
-                    .with_context(|| format!("{name}/{f}: hound"))?;
-                ensure!(r.duration() == 0, "{name}/{f}: audio but no take.json");
+                match repair::wav::scan(&dir.join(&f)) {
+                    Ok(scan) => {
+                        ensure!(scan.found_frames == 0, "{name}/{f}: audio but no take.json")
+                    }
+                    Err(repair::wav::WavProblem::NoHeader { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
+            eprintln!("s21_kill: {name}: killed before take.json was written; no audio in it");
             continue;
         }
         // Before repair: every file readable, and what it counts is what was fed.
@@ -212,11 +247,8 @@ fn one_trial(
             "{name}: a second repair found work"
         );
         ensure!(
-            lock_state(&dir)
-                != LockState::Live {
-                    holder: String::new()
-                },
-            "{name}"
+            lock_state(&dir) == LockState::Absent,
+            "{name}: the lock file is left after the take is complete"
         );
         loss = Some(Loss {
             repaired: !was_complete,

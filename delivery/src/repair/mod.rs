@@ -16,7 +16,8 @@
 //!    (`cue `/`LIST` chunks) of the take's segments inside the length go after the data.
 //! 4. `take.json` is rewritten last, atomically, as complete with `"recovered": true` and a
 //!    `recovery` record of what each file had and kept. `ended_by` stays `null`: nothing
-//!    ended the take, its writer died; `recovered` says so.
+//!    ended the take, its writer died; `recovered` says so. The dead writer's stale lock
+//!    file is removed after it.
 //!
 //! Running it twice changes nothing the second time (the take is complete); a repair that
 //! is itself interrupted leaves valid files and an incomplete take, and can be run again.
@@ -222,6 +223,10 @@ fn run(dir: &Path, apply: bool) -> Result<RepairReport, RepairError> {
         peaks.push(peak_of(s)?);
     }
     write_recovered_manifest(&take, &streams, &peaks, &recovery)?;
+    // The dead writer's lock file (checked above: nobody holds it) has no use left.
+    if matches!(live, LockState::Stale { .. }) {
+        let _ = std::fs::remove_file(dir.join(LOCK_FILE));
+    }
     Ok(RepairReport {
         dir: dir.to_path_buf(),
         action: Action::Repaired,
