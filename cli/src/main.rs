@@ -8,6 +8,7 @@ use std::process::ExitCode;
 mod check;
 mod demo;
 mod pack;
+mod repair;
 mod synth;
 
 #[derive(Parser)]
@@ -30,6 +31,12 @@ enum Command {
     Pack(pack::PackArgs),
     /// Host the plugin on 8 tracks, play a 20 s arrangement, record part of it, summarise.
     Demo(demo::DemoArgs),
+    /// Make takes a crash left incomplete whole: recover every frame that reached the disk,
+    /// bring all files of a take to one length, write take.json as complete and recovered.
+    /// PATH is a take folder, or an output root (listed; repaired with --all). Never touches
+    /// a take a running StemTap is recording. Exit 0: done, 1: a take could not be
+    /// repaired, 2: usage or read error.
+    Repair(repair::RepairArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +44,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Pack(args) => pack::run(args),
         Command::Demo(args) => demo::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Repair(args) => repair::run(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("stemtap: {e:#}");

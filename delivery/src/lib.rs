@@ -8,13 +8,15 @@
 //! [`analysis`] measures one file in one pass (peaks, loudness, DC, tails...); [`null_test`]
 //! sums the stems against the mix; [`checks`] turns the measurements into verdicts;
 //! [`report`] prints them; [`sheet`] writes the take sheet (`take.html`); [`pack`] makes a
-//! take ready for one recipient as one zip (`stemtap pack`).
+//! take ready for one recipient as one zip (`stemtap pack`); [`repair`] makes a take a
+//! crash left incomplete whole again (`stemtap repair`).
 
 pub mod analysis;
 pub mod checks;
 pub mod null_test;
 pub mod pack;
 pub mod read;
+pub mod repair;
 pub mod report;
 pub mod sheet;
 pub mod take;

@@ -29,6 +29,7 @@ pub mod settings;
 pub mod shared;
 pub mod status;
 pub mod take;
+pub mod take_lock;
 pub mod timeline;
 pub mod wav;
 pub mod writer;

@@ -17,6 +17,7 @@ use stemtap_host::{
 pub use stemtap_host;
 
 pub mod gui;
+pub mod kill;
 
 pub const RATE: u32 = 48_000;
 pub const BLOCK: u32 = 512;

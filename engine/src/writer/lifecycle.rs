@@ -174,6 +174,12 @@ impl Writer {
                 .push_error(SessionError::session(e.to_string()));
             take.errors.push(e);
         }
+        for e in &take.lock_errors {
+            self.inner
+                .status
+                .lock()
+                .push_error(SessionError::session(e.clone()).in_take(&take.name));
+        }
         let mut order: Vec<usize> = (0..self.streams.len())
             .filter(|&i| {
                 let r = &self.streams[i];
@@ -250,6 +256,8 @@ impl Writer {
             for f in &mut take.files.files {
                 f.sink = None;
             }
+            // Before the folder goes: Windows removes no folder with an open file in it.
+            take.release_lock();
             if let Some(folder) = take.folder.take() {
                 // Our own folder, holding only what this take wrote.
                 let _ = std::fs::remove_dir_all(folder);
@@ -290,6 +298,9 @@ impl Writer {
         }
         status.current = None;
         drop(status);
+        // take.json says complete: no repair touches the take now. Released after the
+        // summary so that whoever sees the complete take.json finds it in the status too.
+        take.release_lock();
         self.mono.start(&take, reason);
     }
     /// A take that stopped at `end` before it was long enough to keep: its audio is

@@ -11,6 +11,7 @@ use crate::manifest::{
 use crate::settings::{ChannelMode, Role, SampleFormat};
 use crate::status::{TakeProgress, TakeStream, TakeSummary};
 use crate::take::{create_take_folder, folder_timestamp, TakeNamer};
+use crate::take_lock::TakeLock;
 use crate::timeline::{BlockStamp, Clock};
 use crate::wav::{FileMetadata, SinkSpec, WavSink, RF64_AFTER_BYTES};
 use std::path::{Path, PathBuf};
@@ -48,6 +49,12 @@ pub(super) struct ActiveTake {
     pub started: Instant,
     /// An end for this take has been seen but is not final yet.
     pub ending_seen: bool,
+    /// Held from the folder's creation until `take.json` says complete, so that a repair
+    /// tool can tell this live take from one a crash left (see `take_lock`). Dropping the
+    /// take releases it.
+    pub lock: Option<TakeLock>,
+    /// Why the lock could not be taken: reported in `take.json`, never fatal.
+    pub lock_errors: Vec<String>,
 }
 
 impl ActiveTake {
@@ -70,6 +77,8 @@ impl ActiveTake {
             errors: Vec::new(),
             started: Instant::now(),
             ending_seen: false,
+            lock: None,
+            lock_errors: Vec::new(),
         }
     }
 
@@ -114,9 +123,23 @@ impl ActiveTake {
                     source,
                 }
             })?;
+        // Locked before any file or take.json exists: a repair never sees this take
+        // unlocked while it is written. A failure is reported, never fatal.
+        match TakeLock::acquire(&dir, &name) {
+            Ok(lock) => self.lock = Some(lock),
+            Err(e) => self.lock_errors.push(e.to_string()),
+        }
         self.folder = Some(dir);
         self.name = name;
         Ok(())
+    }
+
+    /// Release the take lock (and remove its file): once `take.json` says complete, or
+    /// before the folder of a take too short to keep is removed.
+    pub fn release_lock(&mut self) {
+        if let Some(lock) = self.lock.take() {
+            lock.release();
+        }
     }
 
     /// Create stream `reader`'s file, named `display`, for `input_channels` of input.
@@ -269,7 +292,12 @@ impl ActiveTake {
             ended_by,
             segments,
             files: self.files.files.iter().map(file_entry).collect(),
-            errors: self.errors.iter().map(ToString::to_string).collect(),
+            errors: self
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .chain(self.lock_errors.iter().cloned())
+                .collect(),
         }
     }
 
