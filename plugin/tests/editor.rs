@@ -1036,3 +1036,48 @@ mod snapshots {
         let _ = std::fs::remove_dir_all(root.parent().unwrap().parent().unwrap());
     }
 }
+
+/// A take a crash left incomplete in the output folder: the window offers to repair it,
+/// and the repair makes it whole (complete, recovered) in the background.
+#[test]
+fn incomplete_takes_are_offered_for_repair() {
+    let f = Fixture::new(&[]);
+    let settings = Arc::new(RwLock::new(StreamSettings::default()));
+    let handle = f.session.register(settings);
+    let mut capture = handle.attach(RATE, 2, 512);
+    let block = vec![vec![0.25f32; 512]; 2];
+    f.session.set_armed(true);
+    for cycle in 0..30 {
+        if cycle == 25 {
+            f.session.set_armed(false);
+        }
+        capture.capture(&block, 512, &playing(cycle * 512), false);
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    let takes = wait_for_takes(f.dir.path(), 1);
+    // What a crash leaves: take.json still says the take is being written.
+    let manifest_path = takes[0].0.join("take.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["complete"] = serde_json::Value::Bool(false);
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+
+    let mut view = f.view();
+    let set_record = |_: bool| {};
+    let mut h = harness(&mut view, &set_record);
+    run_until(&mut h, "the offer to repair", |h| {
+        h.query_by_label_contains("1 take was left incomplete")
+            .is_some()
+    });
+    h.get_by_label("Repair").click();
+    run_until(&mut h, "the repair", |h| {
+        h.query_by_label_contains("left incomplete").is_none()
+            && h.query_by_label_contains("Repairing").is_none()
+    });
+    let repaired: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    assert_eq!(repaired["complete"], true);
+    assert_eq!(repaired["recovered"], true);
+    assert_eq!(repaired["length_frames"], 25 * 512);
+    drop(capture);
+}

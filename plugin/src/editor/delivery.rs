@@ -20,6 +20,7 @@ use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use stemtap_delivery::checks::{check_take_with, Level};
 use stemtap_delivery::pack::{pack, PackConfig, PackOptions, PackProgress, Recipient};
+use stemtap_delivery::repair::{find::find_takes, repair_take};
 use stemtap_delivery::{sheet, Take};
 
 /// Name of the take sheet in the take folder (as `stemtap check` writes it).
@@ -57,12 +58,21 @@ pub enum PackState {
 enum Job {
     Check(PathBuf),
     Pack(PathBuf, Recipient),
+    /// Look for takes a crash left incomplete under an output root.
+    Scan(PathBuf),
+    Repair(PathBuf),
 }
 
 #[derive(Default)]
 struct Jobs {
     states: HashMap<PathBuf, CheckState>,
     packs: HashMap<PathBuf, (Recipient, PackState)>,
+    /// The output root last scanned, and the incomplete takes of dead processes found
+    /// there (still to repair).
+    scanned: Option<PathBuf>,
+    incomplete: Vec<PathBuf>,
+    /// Repairs queued or running.
+    repairing: usize,
     queue: VecDeque<Job>,
     worker: Option<JoinHandle<()>>,
 }
@@ -127,6 +137,32 @@ impl DeliveryJobs {
         self.start_worker(&mut jobs);
     }
 
+    /// Takes a crash left incomplete under `root` (scanned in the background the first time
+    /// a root is asked about), and how many repairs are under way.
+    pub fn incomplete_takes(&self, root: &Path) -> (Vec<PathBuf>, usize) {
+        let mut jobs = self.jobs.lock();
+        if jobs.scanned.as_deref() != Some(root) {
+            jobs.scanned = Some(root.to_path_buf());
+            jobs.incomplete.clear();
+            jobs.queue.push_back(Job::Scan(root.to_path_buf()));
+            self.start_worker(&mut jobs);
+        }
+        (jobs.incomplete.clone(), jobs.repairing)
+    }
+
+    /// Repair every incomplete take found (`stemtap repair`), in the background.
+    pub fn repair_all(&self) {
+        let mut jobs = self.jobs.lock();
+        let found: Vec<PathBuf> = jobs.incomplete.clone();
+        for dir in found {
+            if !jobs.queue.contains(&Job::Repair(dir.clone())) {
+                jobs.repairing += 1;
+                jobs.queue.push_back(Job::Repair(dir));
+            }
+        }
+        self.start_worker(&mut jobs);
+    }
+
     /// The last pack asked for the take in `folder`, if any.
     pub fn pack_state(&self, folder: &Path) -> Option<(Recipient, PackState)> {
         self.jobs.lock().packs.get(folder).cloned()
@@ -171,6 +207,7 @@ impl DeliveryJobs {
                             jobs.packs
                                 .insert(folder, (r, PackState::Failed(why.clone())));
                         }
+                        Job::Scan(_) | Job::Repair(_) => jobs.repairing = 0,
                     }
                 }
             }
@@ -224,6 +261,37 @@ fn work(jobs: &Mutex<Jobs>, cancel: &AtomicBool, session: &Session) {
                 jobs.lock()
                     .packs
                     .insert(folder.clone(), (*recipient, state));
+                Some(())
+            }
+            Job::Scan(root) => {
+                // A root that is not there yet (it is made with the first take) has none.
+                let found: Vec<PathBuf> = find_takes(root)
+                    .map(|takes| {
+                        takes
+                            .into_iter()
+                            .filter(|t| t.needs_repair())
+                            .map(|t| t.dir)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut j = jobs.lock();
+                if j.scanned.as_deref() == Some(root) {
+                    j.incomplete = found;
+                }
+                Some(())
+            }
+            Job::Repair(dir) => {
+                let result = repair_take(dir);
+                let mut j = jobs.lock();
+                j.repairing = j.repairing.saturating_sub(1);
+                j.incomplete.retain(|d| d != dir);
+                drop(j);
+                if let Err(e) = result {
+                    session.report_error(
+                        None::<StreamId>,
+                        format!("Repairing {}: {e}", dir.display()),
+                    );
+                }
                 Some(())
             }
         };

@@ -4,6 +4,7 @@
 
 use super::delivery::{CheckState, DeliveryJobs, PackState};
 use super::{colors, units, FolderOpener, Snapshot};
+use crate::engine::settings::resolve_output_root;
 use crate::engine::status::TakeSummary;
 use egui::{Grid, RichText, Ui};
 use std::path::Path;
@@ -70,6 +71,43 @@ fn check_state(ui: &mut Ui, check: &CheckState) {
     }
 }
 
+/// Takes a crash (of this DAW or another) left incomplete in the output folder, with the
+/// offer to repair them (`stemtap repair`): every frame that reached the disk comes back.
+fn incomplete_takes(ui: &mut Ui, snap: &Snapshot, delivery: &DeliveryJobs) {
+    let root = resolve_output_root(snap.settings.output_root.as_deref());
+    let (found, repairing) = delivery.incomplete_takes(&root);
+    if repairing > 0 {
+        ui.weak(format!("Repairing {repairing} take(s)..."));
+        return;
+    }
+    if found.is_empty() {
+        return;
+    }
+    let names: Vec<String> = found
+        .iter()
+        .filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    ui.horizontal(|ui| {
+        let what = if found.len() == 1 {
+            "1 take was left incomplete".to_string()
+        } else {
+            format!("{} takes were left incomplete", found.len())
+        };
+        ui.colored_label(
+            colors::WARNING,
+            format!("{what} (the DAW stopped before it was finished)."),
+        )
+        .on_hover_text(names.join("\n"));
+        if ui
+            .button("Repair")
+            .on_hover_text("Recover every frame that reached the disk, give all files one length, mark the take recovered")
+            .clicked()
+        {
+            delivery.repair_all();
+        }
+    });
+}
+
 /// "Pack for..." and how the last pack of this take went.
 fn pack_cell(ui: &mut Ui, folder: &Path, delivery: &DeliveryJobs) {
     ui.horizontal(|ui| {
@@ -118,6 +156,7 @@ pub fn show(
     delivery: &DeliveryJobs,
 ) {
     ui.heading("Recent takes");
+    incomplete_takes(ui, snap, delivery);
     if snap.status.recent.is_empty() {
         ui.weak("No takes yet.");
         return;
