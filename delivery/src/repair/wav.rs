@@ -414,41 +414,10 @@ fn write_at(file: &mut File, at: u64, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// A `cue ` chunk with one point per `(frame, label)` and a `LIST`/`adtl` chunk of labels,
-/// byte for byte as the engine writes them (`engine/src/wav/cue.rs`). Empty for no points.
+/// the engine's own (`stemtap_engine::wav::cue_chunks`). Empty for no points.
 pub fn cue_chunks(points: &[(u32, String)]) -> Vec<u8> {
-    if points.is_empty() {
-        return Vec::new();
-    }
-    let mut cue = Vec::with_capacity(4 + 24 * points.len());
-    cue.extend((points.len() as u32).to_le_bytes());
-    for (id, (frame, _)) in (1u32..).zip(points) {
-        cue.extend(id.to_le_bytes());
-        cue.extend(frame.to_le_bytes());
-        cue.extend(b"data");
-        cue.extend(0u32.to_le_bytes());
-        cue.extend(0u32.to_le_bytes());
-        cue.extend(frame.to_le_bytes());
-    }
-    let mut adtl = b"adtl".to_vec();
-    for (id, (_, label)) in (1u32..).zip(points) {
-        let mut labl = id.to_le_bytes().to_vec();
-        labl.extend(label.replace('\0', "").as_bytes());
-        labl.push(0);
-        push_chunk(&mut adtl, b"labl", &labl);
-    }
-    let mut out = Vec::new();
-    push_chunk(&mut out, b"cue ", &cue);
-    push_chunk(&mut out, b"LIST", &adtl);
-    out
-}
-
-fn push_chunk(out: &mut Vec<u8>, id: &[u8; 4], body: &[u8]) {
-    out.extend(id);
-    out.extend((body.len() as u32).to_le_bytes());
-    out.extend(body);
-    if body.len() % 2 == 1 {
-        out.push(0);
-    }
+    let points: Vec<(u32, &str)> = points.iter().map(|(f, l)| (*f, l.as_str())).collect();
+    stemtap_engine::wav::cue_chunks(&points)
 }
 
 fn u32_le(b: &[u8]) -> u32 {

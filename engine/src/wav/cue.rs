@@ -57,8 +57,9 @@ impl Cues {
 
 /// A `cue ` chunk with one point per `(frame, label)` (ids 1..=n in order, all in the data
 /// chunk), then a `LIST` chunk of type `adtl` with one `labl` per point. Empty for no
-/// points. Every chunk is padded to an even length as RIFF requires.
-fn cue_chunks(points: &[(u32, &str)]) -> Vec<u8> {
+/// points. Every chunk is padded to an even length as RIFF requires. Shared with the
+/// delivery tools' repair, so a repaired file's markers are the recorded ones, byte for byte.
+pub fn cue_chunks(points: &[(u32, &str)]) -> Vec<u8> {
     if points.is_empty() {
         return Vec::new();
     }
@@ -79,7 +80,7 @@ fn cue_chunks(points: &[(u32, &str)]) -> Vec<u8> {
     for (id, &(_, label)) in (1u32..).zip(points) {
         let mut labl = Vec::with_capacity(4 + label.len() + 1);
         labl.extend(id.to_le_bytes());
-        labl.extend(label.as_bytes());
+        labl.extend(label.replace('\0', "").as_bytes());
         labl.push(0);
         push_chunk(&mut adtl, b"labl", &labl);
     }

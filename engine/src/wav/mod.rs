@@ -65,6 +65,7 @@ mod test_support;
 #[cfg(test)]
 mod tests;
 
+pub use cue::cue_chunks;
 pub use encode::{to_i16, to_i24};
 pub use mono::{collapse_to_mono, CollapseError, CollapseOutcome};
 pub use sink::WavSink;
