@@ -42,9 +42,17 @@ impl Part {
         bytes_per_frame: u64,
         rf64_after: u64,
     ) -> io::Result<Part> {
-        let mut file = File::create(path)?;
-        // A valid empty file from the start.
-        file.write_all(header)?;
+        // A valid empty file from the start, under its name only once its header is
+        // complete: killed in between, the take has no unreadable WAV file (at worst a
+        // `.wav.new` beside it, which no reader takes for audio).
+        let fresh = path.with_extension("wav.new");
+        {
+            let mut file = File::create(&fresh)?;
+            file.write_all(header)?;
+        }
+        std::fs::rename(&fresh, path)?;
+        let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+        file.seek(SeekFrom::End(0))?;
         Ok(Part {
             file,
             header_len: header.len() as u64,
