@@ -898,7 +898,10 @@ mod snapshots {
             // machines: mask a fixed width from where it starts.
             let rect = free.rect();
             let width = rect.width().max(FREE_SPACE_MASK_WIDTH);
-            h.mask(egui::Rect::from_min_size(rect.min, egui::vec2(width, rect.height())));
+            h.mask(egui::Rect::from_min_size(
+                rect.min,
+                egui::vec2(width, rect.height()),
+            ));
         }
         h.snapshot(name);
     }
