@@ -274,6 +274,13 @@ fn take_level_findings(take: &Take, files: &[FileReport]) -> Vec<Finding> {
             "the take is not complete (still recording, or the DAW stopped before it was finished)",
         ));
     }
+    if m.recovered {
+        out.push(finding(
+            Level::Warn,
+            "recovered",
+            "recovered by stemtap repair after a crash: the last moments before the crash are missing (take.json's recovery says how much)",
+        ));
+    }
     let measured: Vec<(&FileReport, &FileAnalysis)> = files
         .iter()
         .filter_map(|f| Some((f, f.analysis.as_ref()?)))

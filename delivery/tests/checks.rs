@@ -182,6 +182,19 @@ fn lengths_rates_and_a_missing_file_are_take_failures() {
         .take_findings
         .iter()
         .any(|f| f.check == "length" && f.level == Level::Fail && f.message.contains("Short.wav")));
+    assert!(!r.take_findings.iter().any(|f| f.check == "recovered"));
+
+    // A take stemtap repair made whole says so.
+    let path = dir.path().join("take.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    m["recovered"] = serde_json::Value::Bool(true);
+    std::fs::write(&path, m.to_string()).unwrap();
+    let r = check_take(&Take::open(dir.path()).unwrap());
+    assert!(r
+        .take_findings
+        .iter()
+        .any(|f| f.check == "recovered" && f.level == Level::Warn));
+
     std::fs::remove_file(dir.path().join("Stems/A.wav")).unwrap();
     let r = check_take(&t);
     assert_eq!(r.read_errors, 1);

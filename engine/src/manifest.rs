@@ -40,6 +40,10 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
     /// Take-wide problems (folder could not be created, ...).
     pub errors: Vec<String>,
+    /// Made whole by `stemtap repair` after a crash (its `recovery` record says what came
+    /// back). Not written for takes that finished normally.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recovered: bool,
 }
 
 /// Which clock a segment's positions are on.

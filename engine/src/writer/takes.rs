@@ -298,6 +298,7 @@ impl ActiveTake {
                 .map(ToString::to_string)
                 .chain(self.lock_errors.iter().cloned())
                 .collect(),
+            recovered: false,
         }
     }
 
