@@ -72,6 +72,36 @@ impl Fixture {
         fixture
     }
 
+    /// One more instance (named `name`, or by default) records a 25-block take of the
+    /// constant `value`, 512-frame blocks at 48 kHz; returns the instance's stream and
+    /// capture (keep them alive while it should stay in the session) and the finished take.
+    #[allow(clippy::type_complexity)]
+    fn record_constant_take(
+        &self,
+        name: Option<&str>,
+        value: f32,
+    ) -> (
+        (StreamHandle, Capture),
+        Vec<(PathBuf, stemtap::engine::manifest::Manifest)>,
+    ) {
+        let settings = Arc::new(RwLock::new(StreamSettings {
+            name: name.map(Into::into),
+            ..Default::default()
+        }));
+        let handle = self.session.register(settings);
+        let mut capture = handle.attach(RATE, 2, 512);
+        let block = vec![vec![value; 512]; 2];
+        self.session.set_armed(true);
+        for cycle in 0..30 {
+            if cycle == 25 {
+                self.session.set_armed(false);
+            }
+            capture.capture(&block, 512, &playing(cycle * 512), false);
+            std::thread::sleep(Duration::from_micros(300));
+        }
+        ((handle, capture), wait_for_takes(self.dir.path(), 1))
+    }
+
     fn view(&self) -> SessionView {
         let opened = self.opened.clone();
         SessionView::new(self.session.clone(), self.handles.first().cloned()).with_folder_opener(
@@ -576,22 +606,7 @@ fn keys_the_host_forwards_reach_the_name_field_only_while_it_is_edited() {
 #[test]
 fn recent_takes_are_listed_and_open_in_the_file_manager() {
     let f = Fixture::new(&[]);
-    let settings = Arc::new(RwLock::new(StreamSettings {
-        name: Some("Kick".into()),
-        ..Default::default()
-    }));
-    let handle = f.session.register(settings);
-    let mut capture = handle.attach(RATE, 2, 512);
-    let block = vec![vec![0.5f32; 512]; 2];
-    f.session.set_armed(true);
-    for cycle in 0..30 {
-        if cycle == 25 {
-            f.session.set_armed(false);
-        }
-        capture.capture(&block, 512, &playing(cycle * 512), false);
-        std::thread::sleep(Duration::from_micros(300));
-    }
-    let takes = wait_for_takes(f.dir.path(), 1);
+    let (instance, takes) = f.record_constant_take(Some("Kick"), 0.5);
 
     let mut view = f.view();
     let set_record = |_: bool| {};
@@ -642,7 +657,7 @@ fn recent_takes_are_listed_and_open_in_the_file_manager() {
         .filter(|p| p.extension().is_some_and(|x| x == "zip"))
         .collect();
     assert_eq!(zips.len(), 1, "{zips:?}");
-    drop(capture);
+    drop(instance);
 }
 
 #[test]
@@ -1052,19 +1067,7 @@ mod snapshots {
 #[test]
 fn incomplete_takes_are_offered_for_repair() {
     let f = Fixture::new(&[]);
-    let settings = Arc::new(RwLock::new(StreamSettings::default()));
-    let handle = f.session.register(settings);
-    let mut capture = handle.attach(RATE, 2, 512);
-    let block = vec![vec![0.25f32; 512]; 2];
-    f.session.set_armed(true);
-    for cycle in 0..30 {
-        if cycle == 25 {
-            f.session.set_armed(false);
-        }
-        capture.capture(&block, 512, &playing(cycle * 512), false);
-        std::thread::sleep(Duration::from_micros(300));
-    }
-    let takes = wait_for_takes(f.dir.path(), 1);
+    let (instance, takes) = f.record_constant_take(None, 0.25);
     // What a crash leaves: take.json still says the take is being written.
     let manifest_path = takes[0].0.join("take.json");
     let mut manifest: serde_json::Value =
@@ -1089,5 +1092,5 @@ fn incomplete_takes_are_offered_for_repair() {
     assert_eq!(repaired["complete"], true);
     assert_eq!(repaired["recovered"], true);
     assert_eq!(repaired["length_frames"], 25 * 512);
-    drop(capture);
+    drop(instance);
 }
